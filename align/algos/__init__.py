@@ -1,0 +1,1 @@
+"""The math of align: losses, advantages, KL estimators, schedules. Imports only torch."""

@@ -1,0 +1,81 @@
+"""`align <command> RECIPE [key.sub=value ...]`: parse, validate, dispatch. Nothing else.
+
+Exit codes: 0 success, 2 invalid input (recipe, override, data, model path), 1 a
+failure during the run.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    default_recipe: str | None
+    run: Callable[[object], dict]
+
+
+def _sft(cfg):
+    from align.workflows import sft
+
+    return sft.run(cfg)
+
+
+COMMANDS: dict[str, Command] = {
+    "sft": Command("supervised fine-tuning (and the built-in base pretraining)", None, _sft),
+}
+
+EPILOG = """examples:
+  align sft recipes/v2_chat.yaml
+  align sft recipes/v2_chat.yaml sft.epochs=1 run.name=quick
+  align validate recipes/v2_chat.yaml
+overrides are dotted keys with YAML values: optim.lr=3e-4, data.max_length=128, run.resume=true"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="align", description="RL alignment for DeepSeek-V2-style MoE models.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, cmd in COMMANDS.items():
+        p = sub.add_parser(name, help=cmd.help, description=f"align {name}: {cmd.help}.", epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("recipe", nargs="?" if cmd.default_recipe else None, default=cmd.default_recipe, help="YAML recipe")
+        p.add_argument("overrides", nargs="*", help="key.sub=value overrides")
+    v = sub.add_parser("validate", help="load and validate a recipe without running it")
+    v.add_argument("recipe")
+    v.add_argument("overrides", nargs="*")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from align.config import ConfigError, load_recipe, to_dict
+    from align.data.chat import DataError
+
+    args = build_parser().parse_args(argv)
+    if not args.command:
+        build_parser().print_help()
+        return 2
+    try:
+        if args.command == "validate":
+            cfg = load_recipe(args.recipe, args.overrides)
+            import yaml
+
+            print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+            print(f"[align] {args.recipe}: valid `{cfg.command}` recipe")
+            return 0
+        cfg = load_recipe(args.recipe, args.overrides, command=args.command)
+        COMMANDS[args.command].run(cfg)
+        return 0
+    except (ConfigError, DataError) as exc:
+        print(f"align: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("align: interrupted; resume with run.resume=true", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

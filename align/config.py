@@ -1,0 +1,294 @@
+"""Typed, frozen recipe configs: YAML + dotted overrides -> validated dataclasses.
+
+A recipe is a YAML mapping whose sections mirror the dataclasses below. Every
+key is checked: an unknown key, a wrong type or a missing file raises
+`ConfigError` with one message that names the key (and the closest valid key);
+the CLI turns it into exit code 2. Configs are frozen: nothing mutates them at
+run time; `dataclasses.replace` makes a modified copy where a workflow needs one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """An invalid recipe or override; the message names the key and the fix."""
+
+
+# --------------------------------------------------------------------------- schema
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "run"
+    output_dir: Optional[str] = None  # default: runs/<name>
+    seed: int = 0
+    resume: bool = False
+    overwrite: bool = False
+    tensorboard: bool = True
+    wandb: bool = False
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str = "builtin:tiny-v2"  # an HF folder, or builtin:tiny-v2 / builtin:tiny-v2@init
+    dtype: Literal["float32", "bfloat16"] = "float32"
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    address: Optional[str] = None  # None: start Ray locally; "auto" or "ray://host:port": join
+    num_cpus: Optional[int] = None  # local Ray only; default: all cores
+    layout: Optional[str] = None  # a configs/cluster/*.yaml fragment, informational
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    num_workers: int = 2
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    deepspeed_config: Optional[str] = None  # a JSON fragment merged under the generated config
+    threads_per_worker: int = 1
+
+
+@dataclass(frozen=True)
+class DataSource:
+    source: str  # builtin:<name>, a .jsonl/.json/.parquet file, or a hub dataset name
+    weight: float = 1.0
+    split: str = "train"
+    max_rows: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: tuple[DataSource, ...] = ()
+    eval: tuple[DataSource, ...] = ()
+    max_length: int = 256
+    samples_per_epoch: Optional[int] = None  # default: the sum of the sources' sizes
+    loss_on: Literal["assistant", "all"] = "assistant"
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_ratio: float = 0.05
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    epochs: float = 2.0
+    batch_size: int = 16  # sequences per optimizer step, across all workers
+    micro_batch_size: int = 8  # sequences per worker per forward
+    aux_loss_coef: float = 0.001  # DeepSeekMoE expert-level balance loss (alpha_1)
+    save_every: int = 200
+    eval_every: int = 0  # 0: only at the end
+    log_every: int = 1
+    max_steps: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class GenEvalConfig:
+    enabled: bool = True
+    max_prompts: int = 200
+    max_new_tokens: int = 48
+    temperature: float = 0.0
+    kv_cache_gib: float = 1.0
+
+
+@dataclass(frozen=True)
+class SFTRecipe:
+    command: Literal["sft"] = "sft"
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    eval: GenEvalConfig = field(default_factory=GenEvalConfig)
+
+
+RECIPES: dict[str, type] = {"sft": SFTRecipe}
+
+
+# --------------------------------------------------------------------------- building
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against type hint `tp`, converting where unambiguous."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+        raise ConfigError(f"`{key}` is {value!r}, but it must be one of {list(typing.get_args(tp))}.")
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"`{key}` must be a mapping of {tp.__name__} fields, got {value!r}.")
+        return build(tp, value, prefix=key + ".")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"`{key}` must be a list, got {value!r}.")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"`{key}` must be a list of {len(args)} items, got {value!r}.")
+        return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"`{key}` must be a mapping, got {value!r}.")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"`{key}` must be {_type_name(tp)}, got {value!r} ({type(value).__name__}).")
+
+
+def _closest(name: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    return f" Did you mean `{match[0]}`?" if match else f" Valid keys: {', '.join(options)}."
+
+
+def build(cls: type, data: dict, prefix: str = "") -> Any:
+    """Build frozen dataclass `cls` from a plain mapping, validating every key."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    for key in data:
+        if key not in names:
+            full = [prefix + n for n in names]
+            raise ConfigError(f"Unknown key `{prefix}{key}`.{_closest(prefix + str(key), full)}")
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _convert(data[f.name], hints[f.name], prefix + f.name)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"Missing required key `{prefix}{f.name}`.")
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> Any:
+    """A frozen config back to plain YAML-able data (tuples become lists)."""
+    if is_dataclass(cfg):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in fields(cfg)}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    if isinstance(cfg, dict):
+        return {k: to_dict(v) for k, v in cfg.items()}
+    return cfg
+
+
+# --------------------------------------------------------------------------- loading
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"Override `{text}` must look like `key.sub=value` (for example `sft.epochs=1`).")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_override(data: dict, path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"Override `{'.'.join(path)}`: `{part}` is not a section.")
+        node = nxt
+    node[path[-1]] = value
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Recipe file `{path}` does not exist. Pass the path of a YAML recipe, e.g. recipes/v2_chat.yaml.")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Recipe `{path}` is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Recipe `{path}` must be a YAML mapping of sections, got {type(data).__name__}.")
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] = (), command: Optional[str] = None) -> Any:
+    """Read a recipe, apply `key.sub=value` overrides, validate, freeze."""
+    data = read_yaml(path)
+    for text in overrides:
+        apply_override(data, *parse_override(text))
+    command = command or data.get("command")
+    if command not in RECIPES:
+        raise ConfigError(f"Recipe `{path}` names command {command!r}; valid commands: {', '.join(RECIPES)}.")
+    if data.get("command", command) != command:
+        raise ConfigError(f"Recipe `{path}` is a `{data['command']}` recipe; run it with `align {data['command']}`.")
+    data["command"] = command
+    cfg = build(RECIPES[command], data)
+    check_files(cfg)
+    return cfg
+
+
+def check_files(cfg: Any) -> None:
+    """Files named in the recipe must exist (hub names and builtin: sources are not files)."""
+    ds = getattr(getattr(cfg, "trainer", None), "deepspeed_config", None)
+    if ds and not Path(ds).is_file():
+        raise ConfigError(f"`trainer.deepspeed_config` names `{ds}`, which does not exist.")
+    model = getattr(getattr(cfg, "model", None), "path", "")
+    if model and not model.startswith("builtin:") and _looks_local(model) and not Path(model).exists():
+        raise ConfigError(f"`model.path` names `{model}`, which does not exist. Use an HF model folder or builtin:tiny-v2.")
+    data = getattr(cfg, "data", None)
+    for section in ("train", "eval"):
+        for i, src in enumerate(getattr(data, section, ()) or ()):
+            if _looks_local(src.source) and not Path(src.source).exists():
+                raise ConfigError(f"`data.{section}[{i}].source` names `{src.source}`, which does not exist.")
+
+
+def _looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or name.endswith((".jsonl", ".json", ".parquet"))
+
+
+def dump_recipe(cfg: Any, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))

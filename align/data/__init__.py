@@ -1,0 +1,1 @@
+"""Datasets: built-in suites, local/hub loaders, chat encoding, mixtures."""

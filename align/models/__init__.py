@@ -1,0 +1,1 @@
+"""Models: the built-in DeepSeek-V2-architecture default model and model resolution."""

@@ -1,0 +1,198 @@
+"""Driver steps shared by the commands: trainers, batching, checkpoints, evaluation."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from align.config import ConfigError
+
+KEEP_CHECKPOINTS = 2
+
+
+def load_tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_path)
+
+
+def progress(total: int, initial: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, file=sys.stderr,
+                mininterval=1.0, smoothing=0.1)
+
+
+# ---------------------------------------------------------------------- trainers
+def check_batching(batch_size: int, micro: int, workers: int) -> None:
+    if batch_size % (micro * workers):
+        raise ConfigError(f"batch size {batch_size} must be a multiple of micro_batch_size x trainer.num_workers "
+                          f"= {micro} x {workers}; change `sft.batch_size` or `sft.micro_batch_size`.")
+
+
+def deepspeed_config(cfg, batch_size: int, micro: int) -> dict:
+    t = cfg.trainer
+    ds = {
+        "train_micro_batch_size_per_gpu": micro,
+        "gradient_accumulation_steps": batch_size // (micro * t.num_workers),
+        "gradient_clipping": cfg.optim.grad_clip,
+        "zero_optimization": {"stage": t.zero_stage},
+        "zero_allow_untested_optimizer": True,
+        "bf16": {"enabled": cfg.model.dtype == "bfloat16"},
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    if t.deepspeed_config:
+        ds = _merge(ds, json.loads(Path(t.deepspeed_config).read_text()))
+    ds["_optimizer"] = {"lr": cfg.optim.lr, "betas": list(cfg.optim.betas), "weight_decay": cfg.optim.weight_decay}
+    return ds
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None):
+    from engine.cluster import WorkerGroup, free_port, start_ray
+    from engine.trainer import TrainWorker
+
+    start_ray(cfg.cluster.address, cfg.cluster.num_cpus)
+    t, port = cfg.trainer, free_port()
+    micro = micro or cfg.sft.micro_batch_size
+    group = WorkerGroup(TrainWorker, t.num_workers, t.cpus_per_worker, t.gpus_per_worker,
+                        lambda r: (r, t.num_workers, "127.0.0.1", port, t.threads_per_worker))
+    group.cfg_micro = micro
+    group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype)
+    return group
+
+
+def shard(items: list, group, micro: int) -> list[list[list]]:
+    """Split a global batch into per-rank lists of micro-batches (equal counts)."""
+    n = len(group)
+    per_rank = [items[r::n] for r in range(n)]
+    return [[rank[i : i + micro] for i in range(0, len(rank), micro)] for rank in per_rank]
+
+
+def train_step(group, items: list, cfg, tok, lr: float) -> dict:
+    from engine.trainer import collate
+
+    micro = group.cfg_micro
+    parts = shard(items, group, micro)
+    gas = len(parts[0])
+    n_tokens = sum(sum(e.loss_mask[1:]) for e in items)
+    scale = len(group) * gas / max(1, n_tokens)
+    per_rank = [([collate(mb, tok.pad_token_id) for mb in mbs], lr, "sft") for mbs in parts]
+    results = group.call("train_step", per_rank=per_rank, token_scale=scale, aux_coef=cfg.sft.aux_loss_coef)
+    nll = sum(r["nll_sum"] for r in results)
+    return {"loss": nll / max(1, n_tokens), "aux_loss": sum(r["aux_loss"] for r in results) / (gas * len(group)),
+            "grad_norm": results[0]["grad_norm"], "tokens": n_tokens,
+            "step_seconds": max(r["step_seconds"] for r in results)}
+
+
+def eval_loss(group, items: list, cfg, tok) -> float:
+    """Per-token NLL over `items`; every rank gets the same number of micro-batches."""
+    from engine.trainer import collate
+
+    micro = group.cfg_micro
+    parts = shard(items, group, micro)
+    width = max(len(p) for p in parts)
+    filler = [items[0]]  # zero-weight padding batch keeps ZeRO-3 collectives aligned
+    per_rank = []
+    for mbs in parts:
+        batches = [collate(mb, tok.pad_token_id) for mb in mbs]
+        for _ in range(width - len(mbs)):
+            b = collate(filler, tok.pad_token_id)
+            b["loss_mask"].zero_()
+            batches.append(b)
+        per_rank.append((batches, "sft_eval"))
+    results = group.call("eval_step", per_rank=per_rank)
+    return sum(r["nll_sum"] for r in results) / max(1.0, sum(r["n_tokens"] for r in results))
+
+
+# ---------------------------------------------------------------------- checkpoints
+def save_checkpoint(group, out: Path, step: int, wall: float) -> None:
+    ckpt = out / "checkpoints"
+    group.call("save_checkpoint", str(ckpt), f"step_{step}", {"step": step, "wall_seconds": wall})
+    tags = sorted((p for p in ckpt.glob("step_*") if p.is_dir()), key=lambda p: int(p.name.split("_")[1]))
+    for old in tags[:-KEEP_CHECKPOINTS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(out: Path) -> str | None:
+    latest = out / "checkpoints" / "latest"
+    return latest.read_text().strip() if latest.exists() else None
+
+
+def maybe_resume(cfg, out: Path, group) -> tuple[int, float]:
+    """On `run.resume=true`, load the latest checkpoint; returns (step, wall seconds so far)."""
+    if not cfg.run.resume:
+        return 0, 0.0
+    tag = latest_checkpoint(out)
+    if tag is None:
+        print(f"[align] resume: no checkpoint in {out}/checkpoints, starting from step 0", flush=True)
+        return 0, 0.0
+    state = group.call("load_checkpoint", str(out / "checkpoints"), tag)[0]
+    print(f"[align] resumed from {tag} (step {state['step']})", flush=True)
+    return int(state["step"]), float(state.get("wall_seconds", 0.0))
+
+
+def save_final(group, out: Path, model_path: str) -> None:
+    final = out / "final"
+    if final.exists():
+        shutil.rmtree(final)
+    group.call("save_hf", str(final), model_path)
+
+
+# ---------------------------------------------------------------------- generation eval
+def refusal_eval(cfg, model_path: str, tok) -> dict:
+    """Refusal rate on held-out harmful prompts, over-refusal on benign look-alikes (vLLM)."""
+    from align.data.chat import encode_prompt
+    from align.data.loaders import load_rows
+    from align.data.safety import is_refusal
+
+    e = cfg.eval
+    sets = {"harmful": load_rows("builtin:harmful_prompts", "test")[: e.max_prompts],
+            "benign": load_rows("builtin:benign_prompts", "test")[: e.max_prompts]}
+    prompts = {k: [encode_prompt(tok, [{"role": "user", "content": r["prompt"]}]) for r in rows] for k, rows in sets.items()}
+    engine = make_rollout(cfg, model_path)
+    try:
+        texts = {}
+        for k, ids in prompts.items():
+            outs = _ray_get(engine.generate.remote(ids, n=1, temperature=e.temperature, max_tokens=e.max_new_tokens,
+                                                   seed=cfg.run.seed, stop_token_ids=[tok.eos_token_id]))
+            texts[k] = [tok.decode(o[0]["token_ids"], skip_special_tokens=True) for o in outs]
+    finally:
+        _kill(engine)
+    refused = {k: [is_refusal(t) for t in v] for k, v in texts.items()}
+    samples = {k: [{"prompt": r["prompt"], "response": t, "refusal": f} for r, t, f in zip(sets[k], texts[k], refused[k])][:20]
+               for k in sets}
+    (Path(model_path).parent / "samples.json").write_text(json.dumps(samples, indent=2))
+    return {"refusal_rate_harmful": sum(refused["harmful"]) / max(1, len(refused["harmful"])),
+            "over_refusal_rate_benign": sum(refused["benign"]) / max(1, len(refused["benign"])),
+            "n_harmful": len(refused["harmful"]), "n_benign": len(refused["benign"])}
+
+
+def make_rollout(cfg, model_path: str, num_cpus: float = 1.0):
+    import ray
+
+    from engine.rollout import RolloutEngine
+
+    actor = ray.remote(RolloutEngine).options(num_cpus=num_cpus, num_gpus=cfg.trainer.gpus_per_worker and 1)
+    return actor.remote(model_path, dtype=cfg.model.dtype, seed=cfg.run.seed, kv_cache_gib=cfg.eval.kv_cache_gib,
+                        max_model_len=max(512, cfg.data.max_length + cfg.eval.max_new_tokens))
+
+
+def _ray_get(ref):
+    import ray
+
+    return ray.get(ref)
+
+
+def _kill(actor) -> None:
+    import ray
+
+    ray.kill(actor)

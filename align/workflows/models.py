@@ -1,0 +1,54 @@
+"""Resolve a recipe's `model.path` to an HF folder, building the built-in model if needed.
+
+`builtin:tiny-v2` is the pretrained built-in base (built once by
+`recipes/tiny_base.yaml`, ~minutes, cached); `builtin:tiny-v2@init` is the randomly
+initialised model with the built-in tokenizer (seconds; tests and the base build use it).
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from align.config import ConfigError
+from align.models import builtin
+
+BUILTINS = ("builtin:tiny-v2", "builtin:tiny-v2@init")
+
+
+def resolve_model(path: str) -> str:
+    if not path.startswith("builtin:"):
+        return path
+    if path == "builtin:tiny-v2@init":
+        return str(builtin.init_path())
+    if path == "builtin:tiny-v2":
+        return str(base_path())
+    raise ConfigError(f"`model.path` is `{path}`; built-in models are {', '.join(BUILTINS)}.")
+
+
+def base_path() -> Path:
+    folder = builtin.builtin_dir()
+    base = folder / "base"
+    if (base / "config.json").exists():
+        return base
+    builtin.init_path()
+    with builtin.build_lock(folder):
+        if not (base / "config.json").exists():
+            _build_base(folder, base)
+    return base
+
+
+def _build_base(folder: Path, base: Path) -> None:
+    from align.config import load_recipe
+    from align.workflows import sft
+
+    run_dir = folder / "base_run"
+    print(f"[align] the built-in base model is not cached yet: pretraining it now with "
+          f"{builtin.BASE_RECIPE.name} (once; cached in {base})", flush=True)
+    t0 = time.time()
+    cfg = load_recipe(builtin.BASE_RECIPE, [f"run.output_dir={run_dir}", "run.overwrite=true"], command="sft")
+    sft.run(cfg)
+    shutil.copytree(run_dir / "final", base.with_name("base.tmp"), dirs_exist_ok=True)
+    base.with_name("base.tmp").rename(base)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    print(f"[align] built-in base model ready in {time.time() - t0:.0f}s", flush=True)

@@ -1,0 +1,141 @@
+"""The DeepSpeed training worker: one Ray actor per data-parallel rank.
+
+The same worker trains SFT, reward models and the GRPO policy: the driver names an
+objective (engine.objectives) and sends each rank its micro-batches. The worker owns
+the model, the DeepSpeed engine (ZeRO stage from the recipe), checkpoints, HF
+export, and (for colocated GRPO) offload/reload of its states.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from engine import device
+
+
+def collate(encoded: list, pad_id: int) -> dict:
+    """Right-pad a list of Encoded(input_ids, loss_mask) into tensors [B, T]."""
+    import torch
+
+    width = max(len(e.input_ids) for e in encoded)
+    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    att = torch.zeros((len(encoded), width), dtype=torch.long)
+    lm = torch.zeros((len(encoded), width), dtype=torch.long)
+    for i, e in enumerate(encoded):
+        n = len(e.input_ids)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        att[i, :n] = 1
+        lm[i, :n] = torch.tensor(e.loss_mask)
+    return {"input_ids": ids, "attention_mask": att, "loss_mask": lm}
+
+
+class TrainWorker:
+    def __init__(self, rank: int, world_size: int, master_addr: str, master_port: int, threads: int = 1) -> None:
+        os.environ.update(device.accelerator_env())
+        os.environ.update({"MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), "RANK": str(rank),
+                           "WORLD_SIZE": str(world_size), "LOCAL_RANK": "0" if not device.has_cuda() else str(rank)})
+        device.set_threads(threads)
+        self.rank, self.world_size = rank, world_size
+        self.engine = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, model_path: str, ds_config: dict, seed: int, dtype: str = "float32", model_kind: str = "causal_lm") -> dict:
+        import deepspeed
+        import torch
+        import transformers
+
+        torch.manual_seed(seed)
+        deepspeed.init_distributed(dist_backend=device.dist_backend(), verbose=False)
+        cls = {"causal_lm": transformers.AutoModelForCausalLM}[model_kind]
+        model = cls.from_pretrained(model_path, dtype=getattr(torch, dtype))
+        opt_cfg = ds_config.pop("_optimizer")
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=opt_cfg["lr"], betas=tuple(opt_cfg["betas"]), weight_decay=opt_cfg["weight_decay"])
+        self.engine, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
+        self.top_k = getattr(model.config, "num_experts_per_tok", None) or 1
+        return {"rank": self.rank, "params": sum(p.numel() for p in model.parameters())}
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, micro_batches: list[dict], lr: float, objective: str, **kwargs: Any) -> dict:
+        """One optimizer step over this rank's micro-batches (gradient accumulation)."""
+        from engine.objectives import get_objective
+
+        fn = get_objective(objective)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.engine.train()
+        totals: dict[str, float] = {}
+        t0 = time.perf_counter()
+        for mb in micro_batches:
+            loss, metrics = fn(self.engine, mb, top_k=self.top_k, **kwargs)
+            self.engine.backward(loss)
+            self.engine.step()
+            for k, v in metrics.items():
+                totals[k] = totals.get(k, 0.0) + v
+        totals["grad_norm"] = float(self.engine.get_global_grad_norm() or 0.0)
+        totals["step_seconds"] = time.perf_counter() - t0
+        return totals
+
+    def eval_step(self, micro_batches: list[dict], objective: str, **kwargs: Any) -> dict:
+        import torch
+
+        from engine.objectives import get_objective
+
+        fn = get_objective(objective)
+        self.engine.eval()
+        totals: dict[str, float] = {}
+        with torch.no_grad():
+            for mb in micro_batches:
+                _, metrics = fn(self.engine, mb, top_k=self.top_k, **kwargs)
+                for k, v in metrics.items():
+                    totals[k] = totals.get(k, 0.0) + v
+        return totals
+
+    # ------------------------------------------------------------------ state
+    def save_checkpoint(self, folder: str, tag: str, client_state: dict) -> None:
+        self.engine.save_checkpoint(folder, tag=tag, client_state=client_state)
+
+    def load_checkpoint(self, folder: str, tag: str) -> dict:
+        _, client_state = self.engine.load_checkpoint(folder, tag=tag)
+        return client_state
+
+    def save_hf(self, folder: str, tokenizer_src: str) -> None:
+        """Write a standard HF folder (rank 0; all ranks join the ZeRO-3 gather)."""
+        import deepspeed
+        import transformers
+
+        module = self.engine.module
+        params = list(module.parameters())
+        zero3 = self.engine.zero_optimization_stage() == 3
+        ctx = deepspeed.zero.GatheredParameters(params, modifier_rank=None) if zero3 else _null()
+        with ctx:
+            if self.rank == 0:
+                tmp = Path(folder + ".tmp")
+                module.save_pretrained(str(tmp), safe_serialization=True)
+                transformers.AutoTokenizer.from_pretrained(tokenizer_src).save_pretrained(str(tmp))
+                _copy_generation_config(tokenizer_src, tmp)
+                tmp.rename(folder)
+
+    def named_tensors(self) -> list:
+        """The full model weights (in-memory layout) for weight sync; rank 0 only."""
+        return [(n, p.detach().cpu()) for n, p in self.engine.module.named_parameters()]
+
+    def parameter_fingerprint(self) -> dict[str, float]:
+        """Per-parameter sum of |w|: cheap evidence that parameters changed."""
+        return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _copy_generation_config(src: str, dst: Path) -> None:
+    gen = Path(src) / "generation_config.json"
+    if gen.exists() and not (dst / "generation_config.json").exists():
+        (dst / "generation_config.json").write_text(gen.read_text())
