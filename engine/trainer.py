@@ -37,6 +37,7 @@ class TrainWorker:
         os.environ.update({"MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), "RANK": str(rank),
                            "WORLD_SIZE": str(world_size), "LOCAL_RANK": "0" if not device.has_cuda() else str(rank)})
         device.set_threads(threads)
+        _quiet()
         self.rank, self.world_size = rank, world_size
         self.engine = None
 
@@ -125,6 +126,18 @@ class TrainWorker:
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""
         return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
+
+
+def _quiet() -> None:
+    """Workers print through Ray: keep their logs to warnings that matter."""
+    import warnings
+
+    import transformers
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 class _null:

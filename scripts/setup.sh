@@ -20,7 +20,14 @@ if [ -f "$STAMP" ]; then
 fi
 
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP="$VENV/bin/python -m pip"
+PIP="quiet_pip"
+quiet_pip() {  # pip's output only when it fails
+  local log; log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip "$@" >"$log" 2>&1; then
+    grep -v "WARNING: Location" "$log" >&2; rm -f "$log"; return 1
+  fi
+  rm -f "$log"
+}
 $PIP install -q --upgrade pip >/dev/null
 $PIP install -q "$TORCH_PKG"
 $PIP install -q "$VLLM_PKG" "$TORCH_PKG"

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from align.config import ConfigError
 
@@ -56,7 +58,23 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None):
+@dataclass(frozen=True)
+class Trainers:
+    """The DeepSpeed worker group and the micro-batch size it was configured with."""
+    group: Any
+    micro: int
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def call(self, method: str, *args, **kwargs) -> list:
+        return self.group.call(method, *args, **kwargs)
+
+    def kill(self) -> None:
+        self.group.kill()
+
+
+def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None) -> Trainers:
     from engine.cluster import WorkerGroup, free_port, start_ray
     from engine.trainer import TrainWorker
 
@@ -65,9 +83,8 @@ def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = No
     micro = micro or cfg.sft.micro_batch_size
     group = WorkerGroup(TrainWorker, t.num_workers, t.cpus_per_worker, t.gpus_per_worker,
                         lambda r: (r, t.num_workers, "127.0.0.1", port, t.threads_per_worker))
-    group.cfg_micro = micro
     group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype)
-    return group
+    return Trainers(group, micro)
 
 
 def shard(items: list, group, micro: int) -> list[list[list]]:
@@ -80,7 +97,7 @@ def shard(items: list, group, micro: int) -> list[list[list]]:
 def train_step(group, items: list, cfg, tok, lr: float) -> dict:
     from engine.trainer import collate
 
-    micro = group.cfg_micro
+    micro = group.micro
     parts = shard(items, group, micro)
     gas = len(parts[0])
     n_tokens = sum(sum(e.loss_mask[1:]) for e in items)
@@ -97,7 +114,7 @@ def eval_loss(group, items: list, cfg, tok) -> float:
     """Per-token NLL over `items`; every rank gets the same number of micro-batches."""
     from engine.trainer import collate
 
-    micro = group.cfg_micro
+    micro = group.micro
     parts = shard(items, group, micro)
     width = max(len(p) for p in parts)
     filler = [items[0]]  # zero-weight padding batch keeps ZeRO-3 collectives aligned

@@ -79,7 +79,7 @@ def run(cfg) -> dict:
     if start_step == 0 and eval_set:
         log.log(0, eval_loss=common.eval_loss(group, eval_set, cfg, tok))
 
-    _train(cfg, out, group, batches, plan, start_step, log, tok)
+    _train(cfg, out, group, batches, plan, start_step, log, tok, t_start - prior_wall)
     common.save_final(group, out, model_path)
     result = {"eval_loss": common.eval_loss(group, eval_set, cfg, tok) if eval_set else None}
     log.log(plan.total_steps, eval_loss=result["eval_loss"])
@@ -89,7 +89,8 @@ def run(cfg) -> dict:
     return _finish(cfg, out, log, result, plan, prior_wall + time.time() - t_start)
 
 
-def _train(cfg, out, group, batches: Batches, plan: Plan, start_step: int, log: MetricsLog, tok) -> None:
+def _train(cfg, out, group, batches: Batches, plan: Plan, start_step: int, log: MetricsLog, tok, t_origin: float) -> None:
+    """The optimizer-step loop; `t_origin` is when the run (before any resume) started."""
     bar = common.progress(plan.total_steps, start_step, "sft")
     for step in range(start_step, plan.total_steps):
         lr = lr_at(step, plan.total_steps, cfg.optim.lr, plan.warmup_steps, cfg.optim.min_lr_ratio, cfg.optim.schedule)
@@ -101,7 +102,7 @@ def _train(cfg, out, group, batches: Batches, plan: Plan, start_step: int, log: 
         if cfg.sft.eval_every and (step + 1) % cfg.sft.eval_every == 0 and step + 1 < plan.total_steps:
             log.log(step + 1, eval_loss=common.eval_loss(group, batches.eval_set, cfg, tok))
         if cfg.sft.save_every and (step + 1) % cfg.sft.save_every == 0 and step + 1 < plan.total_steps:
-            common.save_checkpoint(group, out, step + 1, time.time() - bar.start_t)
+            common.save_checkpoint(group, out, step + 1, time.time() - t_origin)
     bar.close()
 
 

@@ -1,0 +1,110 @@
+"""A short SFT run through the real CLI: Ray + DeepSpeed workers, vLLM evaluation."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+REPO = Path(__file__).resolve().parents[2]
+SHORT = ["model.path=builtin:tiny-v2@init", "data.train=[{source: 'builtin:helpful_chat', weight: 4, max_rows: 160},"
+         " {source: 'builtin:safety_chat', weight: 1, max_rows: 60}]",
+         "data.eval=[{source: 'builtin:safety_chat', split: test, max_rows: 32}]",
+         "data.samples_per_epoch=128", "sft.epochs=2", "sft.save_every=4", "eval.max_prompts=8",
+         "eval.max_new_tokens=8", "run.tensorboard=false"]
+
+
+def align(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "align.cli", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def weights(folder: Path) -> dict:
+    out = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        out.update(load_file(str(f)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sft_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sft") / "run"
+    proc = align("sft", "recipes/v2_chat.yaml", f"run.output_dir={out}", *SHORT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_outputs_follow_the_contract(sft_run):
+    out, _ = sft_run
+    for name in ("recipe.yaml", "metrics.jsonl", "summary.json", "final/config.json", "final/tokenizer.json", "loss.png"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("eval_loss", "base_eval_loss", "refusal_rate_harmful", "over_refusal_rate_benign", "wall_seconds"):
+        assert key in summary, key
+    assert summary["eval_loss"] < summary["base_eval_loss"]
+    assert summary["steps"] == 16 and summary["n_harmful"] == 8 and summary["n_benign"] == 8
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == list(range(1, 17))
+    assert all(r["loss"] > 0 and r["tokens"] > 0 for r in rows if "loss" in r)
+
+
+def test_every_parameter_changed_and_hf_loads(sft_run):
+    from transformers import AutoModelForCausalLM
+
+    from align.models.builtin import init_path
+
+    out, _ = sft_run
+    before, after = weights(init_path()), weights(out / "final")
+    assert before.keys() == after.keys()
+    unchanged = [k for k in before if before[k].equal(after[k])]
+    assert unchanged == []
+    model = AutoModelForCausalLM.from_pretrained(out / "final")
+    assert type(model).__name__ == "DeepseekV2ForCausalLM"
+
+
+def test_final_loads_in_vllm_and_generates(sft_run):
+    # the run's refusal evaluation generated from final/ with vLLM: its samples are there
+    out, _ = sft_run
+    samples = json.loads((out / "samples.json").read_text())
+    assert len(samples["harmful"]) == 8 and len(samples["benign"]) == 8
+    assert all(isinstance(s["response"], str) for s in samples["harmful"])
+
+
+def test_existing_results_refused_untouched(sft_run):
+    out, _ = sft_run
+    digest = hashlib.sha1((out / "summary.json").read_bytes()).hexdigest()
+    mtimes = {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file()}
+    proc = align("sft", "recipes/v2_chat.yaml", f"run.output_dir={out}", *SHORT)
+    assert proc.returncode == 2
+    assert "already holds results" in proc.stderr and "run.resume=true" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert hashlib.sha1((out / "summary.json").read_bytes()).hexdigest() == digest
+    assert {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file()} == mtimes
+
+
+def test_killed_run_resumes_with_identical_losses(sft_run, tmp_path):
+    reference, _ = sft_run
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "align.cli", "sft", "recipes/v2_chat.yaml", f"run.output_dir={out}", *SHORT,
+            "eval.enabled=false"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 400
+    while not (out / "checkpoints" / "step_8").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = max(json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines())
+    assert killed_at < 16, "the run finished before it could be killed"
+    done = align("sft", "recipes/v2_chat.yaml", f"run.output_dir={out}", *SHORT, "eval.enabled=false", "run.resume=true")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resumed from step_" in done.stdout
+    ref = {r["step"]: r["loss"] for r in map(json.loads, (reference / "metrics.jsonl").read_text().splitlines()) if "loss" in r}
+    got = {r["step"]: r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r}
+    assert sorted(got) == list(range(1, 17))  # nothing skipped, nothing repeated
+    assert got == pytest.approx(ref, abs=1e-5)
