@@ -13,6 +13,16 @@ else
 fi
 echo "[setup] flavour: $FLAVOUR ($VLLM_PKG, $TORCH_PKG)"
 
+# The code-reward sandbox (rewards/sandbox.py) runs untrusted code under bubblewrap.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing bubblewrap for the code sandbox"
+    apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "[setup] WARNING: install bubblewrap (apt-get install bubblewrap); code_tests refuses to run without it" >&2
+  fi
+fi
+
 STAMP="$VENV/.align-setup-$FLAVOUR-$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)"
 if [ -f "$STAMP" ]; then
   echo "[setup] $VENV is up to date"
