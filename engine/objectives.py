@@ -35,6 +35,15 @@ def forward_with_router(model, batch: dict):
     return out.logits, tuple(getattr(out, "router_logits", None) or ())
 
 
+def sequence_logprobs(model, batch: dict):
+    """Log-prob of each token given its prefix: [B, T-1] (position t scores token t+1)."""
+    import torch
+
+    logits, _ = forward_with_router(model, batch)
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    return logp.gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+
+
 @register_objective("sft")
 def sft_objective(model, batch: dict, *, token_scale: float, aux_coef: float, top_k: int):
     """Masked NLL (scaled by `token_scale` = 1 / global target tokens, times the
@@ -52,3 +61,34 @@ def sft_eval(model, batch: dict, **_):
     logits, _router = forward_with_router(model, batch)
     nll_sum, n_tok = shifted_token_nll(logits, batch["input_ids"], batch["loss_mask"])
     return nll_sum, {"nll_sum": float(nll_sum), "n_tokens": float(n_tok)}
+
+
+@register_objective("grpo")
+def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, loss_kwargs: dict,
+                   aux_coef: float = 0.0, top_k: int = 1):
+    """Clipped GRPO loss on one micro-batch.
+
+    batch: input_ids/attention_mask/loss_mask [B, T], old_logp/ref_logp [B, T-1], advantages [B].
+    token_scale / seq_scale: (micro-batch slots across ranks) / (global tokens or sequences), so
+    that DeepSpeed's averaging over slots gives exactly the global aggregate.
+    """
+    import torch
+
+    from align.algos.grpo import AGGREGATIONS, policy_loss, token_entropy
+
+    logits, router = forward_with_router(model, batch)
+    logits = logits[:, :-1].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+    mask = batch["loss_mask"][:, 1:].float()
+    unit = AGGREGATIONS[loss_kwargs.get("aggregation", "token_mean")].unit
+    norm = {"token_sum_norm": 1.0 / token_scale} if unit == "tokens" else {"seq_sum_norm": 1.0 / seq_scale}
+    loss, m = policy_loss(logp, batch["old_logp"], batch["advantages"], mask, ref_logp=batch.get("ref_logp"),
+                          **norm, **loss_kwargs)
+    if aux_coef and router:
+        loss = loss + aux_coef * expert_balance_loss(router, top_k, batch["attention_mask"])
+    with torch.no_grad():
+        ent = token_entropy(logits)
+    n_tok = float(mask.sum())
+    out = {"n_tokens": n_tok, "entropy_sum": float((ent * mask).sum()), "loss_slot": float(loss.detach())}
+    out.update({f"{k}_sum": float(v) * n_tok for k, v in m.items()})
+    return loss, out

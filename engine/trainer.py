@@ -94,6 +94,24 @@ class TrainWorker:
                     totals[k] = totals.get(k, 0.0) + v
         return totals
 
+    def logprobs(self, micro_batches: list[dict]) -> list:
+        """Per-token log-probs of each micro-batch's own tokens: list of [B, T-1] tensors."""
+        import torch
+
+        from engine.objectives import sequence_logprobs
+
+        self.engine.eval()
+        with torch.no_grad():
+            return [sequence_logprobs(self.engine, mb).cpu() for mb in micro_batches]
+
+    # ------------------------------------------------------------------ swap (colocated placement)
+    def offload(self) -> dict:
+        """Move parameters and optimizer states to CPU memory (no-op on CPU)."""
+        return _swap(self.engine, "offload_states")
+
+    def reload(self) -> dict:
+        return _swap(self.engine, "reload_states")
+
     # ------------------------------------------------------------------ state
     def save_checkpoint(self, folder: str, tag: str, client_state: dict) -> None:
         self.engine.save_checkpoint(folder, tag=tag, client_state=client_state)
@@ -126,6 +144,15 @@ class TrainWorker:
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""
         return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
+
+
+def _swap(ds_engine, method: str) -> dict:
+    if not device.has_cuda():
+        return {"noop": True, "reason": "cpu"}
+    before = device.memory_allocated()
+    t0 = time.perf_counter()
+    getattr(ds_engine, method)()
+    return {"seconds": time.perf_counter() - t0, "bytes_before": before, "bytes_after": device.memory_allocated()}
 
 
 def _quiet() -> None:

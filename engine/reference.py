@@ -1,0 +1,37 @@
+"""The frozen reference model for the KL term: forward passes only, offloaded when idle."""
+from __future__ import annotations
+
+from engine import device
+
+
+class ReferenceWorker:
+    def __init__(self, model_path: str, dtype: str = "float32", threads: int = 1) -> None:
+        import torch
+        import transformers
+
+        device.set_threads(threads)
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).eval()
+        self.model.requires_grad_(False)
+        self.model.to(device.torch_device())
+
+    def logprobs(self, micro_batches: list[dict]) -> list:
+        """[B, T-1] log-probs per micro-batch (see engine.objectives.sequence_logprobs)."""
+        import torch
+
+        from engine.objectives import sequence_logprobs
+
+        dev = device.torch_device()
+        with torch.no_grad():
+            return [sequence_logprobs(self.model, {k: v.to(dev) for k, v in mb.items()}).cpu() for mb in micro_batches]
+
+    def offload(self) -> dict:
+        if not device.has_cuda():
+            return {"noop": True, "reason": "cpu"}
+        self.model.to("cpu")
+        return {"bytes_after": device.memory_allocated()}
+
+    def reload(self) -> dict:
+        if not device.has_cuda():
+            return {"noop": True, "reason": "cpu"}
+        self.model.to(device.torch_device())
+        return {"bytes_after": device.memory_allocated()}
