@@ -24,8 +24,15 @@ def _sft(cfg):
     return sft.run(cfg)
 
 
+def _grpo(cfg):
+    from align.workflows import grpo
+
+    return grpo.run(cfg)
+
+
 COMMANDS: dict[str, Command] = {
     "sft": Command("supervised fine-tuning (and the built-in base pretraining)", None, _sft),
+    "grpo": Command("GRPO with verifiable rewards on the vLLM + DeepSpeed hybrid engine", "recipes/v2_grpo.yaml", _grpo),
 }
 
 EPILOG = """examples:
@@ -53,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from align.config import ConfigError, load_recipe, to_dict
     from align.data.chat import DataError
+    from align.errors import RunFailure
 
     args = build_parser().parse_args(argv)
     if not args.command:
@@ -72,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError) as exc:
         print(f"align: error: {exc}", file=sys.stderr)
         return 2
+    except RunFailure as exc:
+        print(f"align: run stopped: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("align: interrupted; resume with run.resume=true", file=sys.stderr)
         return 130

@@ -120,7 +120,73 @@ class SFTRecipe:
     eval: GenEvalConfig = field(default_factory=GenEvalConfig)
 
 
-RECIPES: dict[str, type] = {"sft": SFTRecipe}
+@dataclass(frozen=True)
+class RewardEntry:
+    fn: str  # a registered name (math_answer, code_tests) or a dotted path pkg.mod:fn
+    weight: float = 1.0
+    timeout_s: float = 30.0
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    num_engines: int = 1
+    cpus_per_engine: float = 1.0
+    gpus_per_engine: float = 0.0
+    placement: Literal["split", "colocated"] = "split"
+    kv_cache_gib: float = 1.0
+    sync_every: int = 1  # weight sync after every k policy updates
+    sync_bucket_mb: float = 64.0
+    sync_timeout_s: float = 120.0
+    sync_check_tol: float = 1e-3  # max |logp_vllm - logp_trainer| allowed by the start-of-run check
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    steps: int = 20
+    prompts_per_step: int = 16
+    group_size: int = 8
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    top_p: float = 1.0
+    updates_per_batch: int = 1  # policy updates (epochs) per rollout batch, with fixed old log-probs
+    micro_batch_size: int = 16
+    eps_low: float = 0.2
+    eps_high: float = 0.2
+    beta: float = 0.04  # KL coefficient
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    kl_in_reward: bool = False  # fold beta * KL into the reward instead of the loss
+    advantage_scale: Literal["group", "batch", "none"] = "group"
+    loss_aggregation: str = "token_mean"
+    max_reward_failure_frac: float = 0.5  # a reward function failing on more of a batch stops the run
+    eval_every: int = 0
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    prompts: tuple[DataSource, ...] = ()
+    eval_prompts: tuple[DataSource, ...] = ()
+    rewards: tuple[RewardEntry, ...] = ()
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5, warmup_ratio=0.0, schedule="constant", min_lr_ratio=1.0))
+    eval_max_prompts: int = 200
+
+
+@dataclass(frozen=True)
+class GRPORecipe:
+    command: Literal["grpo"] = "grpo"
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    reference: Optional[str] = None  # default: the starting policy
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    stages: tuple[int, ...] = (1,)
+    stage1: StageConfig = field(default_factory=StageConfig)
+    max_length: int = 512
+
+
+RECIPES: dict[str, type] = {"sft": SFTRecipe, "grpo": GRPORecipe}
 
 
 # --------------------------------------------------------------------------- building

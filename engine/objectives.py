@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from align.algos.sft import expert_balance_loss, shifted_token_nll
+from align.algos.sft import expert_balance_loss, expert_load, shifted_token_nll
 
 OBJECTIVES: dict[str, Callable] = {}
 
@@ -35,6 +35,15 @@ def forward_with_router(model, batch: dict):
     return out.logits, tuple(getattr(out, "router_logits", None) or ())
 
 
+def load_metrics(router: tuple, top_k: int, mask) -> dict:
+    """Router expert load: max and min share of routed slots, times E (1.0 = balanced)."""
+    if not router:
+        return {}
+    load = expert_load(tuple(r.detach() for r in router), top_k, mask)  # [L, E]
+    e = load.shape[-1]
+    return {"expert_load_max": float(load.max()) * e, "expert_load_min": float(load.min()) * e}
+
+
 def sequence_logprobs(model, batch: dict):
     """Log-prob of each token given its prefix: [B, T-1] (position t scores token t+1)."""
     import torch
@@ -53,7 +62,8 @@ def sft_objective(model, batch: dict, *, token_scale: float, aux_coef: float, to
     nll_sum, n_tok = shifted_token_nll(logits, batch["input_ids"], batch["loss_mask"])
     aux = expert_balance_loss(router, top_k, batch["attention_mask"]) if router else logits.new_zeros(())
     loss = nll_sum * token_scale + aux_coef * aux
-    return loss, {"nll_sum": float(nll_sum.detach()), "n_tokens": float(n_tok), "aux_loss": float(aux.detach())}
+    return loss, {"nll_sum": float(nll_sum.detach()), "n_tokens": float(n_tok), "aux_loss": float(aux.detach()),
+                  **load_metrics(router, top_k, batch["attention_mask"])}
 
 
 @register_objective("sft_eval")
@@ -89,6 +99,7 @@ def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, 
     with torch.no_grad():
         ent = token_entropy(logits)
     n_tok = float(mask.sum())
-    out = {"n_tokens": n_tok, "entropy_sum": float((ent * mask).sum()), "loss_slot": float(loss.detach())}
+    out = {"n_tokens": n_tok, "entropy_sum": float((ent * mask).sum()), "loss_slot": float(loss.detach()),
+           **load_metrics(router, top_k, batch["attention_mask"])}
     out.update({f"{k}_sum": float(v) * n_tok for k, v in m.items()})
     return loss, out

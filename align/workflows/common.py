@@ -107,6 +107,8 @@ def train_step(group, items: list, cfg, tok, lr: float) -> dict:
     nll = sum(r["nll_sum"] for r in results)
     return {"loss": nll / max(1, n_tokens), "aux_loss": sum(r["aux_loss"] for r in results) / (gas * len(group)),
             "grad_norm": results[0]["grad_norm"], "tokens": n_tokens,
+            **{k: max(r[k] for r in results) / gas for k in ("expert_load_max",) if k in results[0]},
+            **{k: min(r[k] for r in results) / gas for k in ("expert_load_min",) if k in results[0]},
             "step_seconds": max(r["step_seconds"] for r in results)}
 
 

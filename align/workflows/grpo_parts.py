@@ -1,0 +1,218 @@
+"""The pieces of one GRPO step: prompts, generation, rewards, tensors, updates, sync.
+
+Each function takes the live actors and plain data and returns plain data, so the
+driver loop in `grpo.py` reads as the algorithm: generate a group per prompt, score
+it, normalise within the group, then several clipped policy updates against fixed
+old log-probs with a KL penalty to the frozen reference.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from align.config import ConfigError
+from align.errors import RunFailure
+
+
+class RewardFailure(RunFailure):
+    """A reward function failed on more of a batch than the recipe allows."""
+
+
+@dataclass
+class Sample:
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    rollout_logp: list[float]
+    row: dict
+    text: str = ""
+    reward: float = 0.0
+    advantage: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- prompts
+def load_prompt_rows(sources) -> list[dict]:
+    from align.data.loaders import load_rows
+
+    rows = []
+    for src in sources:
+        got = load_rows(src.source, src.split, src.max_rows)
+        for i, r in enumerate(got):
+            if not isinstance(r, dict) or not isinstance(r.get("prompt"), (str, list)):
+                raise ConfigError(f"{src.source} row {i}: a GRPO prompt row needs a `prompt` field (string or conversation).")
+        rows += got
+    return rows
+
+
+def prompt_ids(tok, row: dict) -> list[int]:
+    from align.data.chat import encode_prompt
+
+    p = row["prompt"]
+    messages = [{"role": "user", "content": p}] if isinstance(p, str) else p
+    return encode_prompt(tok, messages)
+
+
+def pick_prompts(rows: list[dict], n: int, seed: int, step: int) -> list[dict]:
+    """Deterministic per (seed, step): resume draws the same prompts."""
+    rng = random.Random(f"{seed}:{step}")
+    return rng.sample(rows, n) if n <= len(rows) else [rng.choice(rows) for _ in range(n)]
+
+
+# ---------------------------------------------------------------------- generation
+def generate(engines: list, tok, rows: list[dict], n: int, g, seed: int) -> tuple[list[Sample], float]:
+    """Sample `n` completions per prompt, spread over the rollout engines."""
+    import ray
+
+    ids = [prompt_ids(tok, r) for r in rows]
+    t0 = time.perf_counter()
+    chunks = [list(range(i, len(rows), len(engines))) for i in range(len(engines))]
+    refs = [e.generate.remote([ids[j] for j in idx], n=n, temperature=g.temperature, top_p=g.top_p,
+                              max_tokens=g.max_new_tokens, seed=seed, stop_token_ids=[tok.eos_token_id])
+            for e, idx in zip(engines, chunks) if idx]
+    by_prompt: dict[int, list] = {}
+    for idx, outs in zip([c for c in chunks if c], ray.get(refs)):
+        by_prompt.update(zip(idx, outs))
+    samples = []
+    for j, row in enumerate(rows):
+        for o in by_prompt[j]:
+            samples.append(Sample(ids[j], list(o["token_ids"]), list(o["logprobs"]), row,
+                                  tok.decode(o["token_ids"], skip_special_tokens=True)))
+    return samples, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------- rewards
+def score(samples: list[Sample], reward_fns: list, max_fail_frac: float) -> tuple[list[list], dict]:
+    """Run every guarded reward function on the batch; stop on too many failures."""
+    prompts = [s.row["prompt"] for s in samples]
+    completions = [s.text for s in samples]
+    keys = sorted({k for s in samples for k in s.row} - {"prompt"})
+    columns = {k: [s.row.get(k) for s in samples] for k in keys}
+    results, metrics = [], {}
+    for fn in reward_fns:
+        before = fn.stats().failed_samples
+        t0 = time.perf_counter()
+        values = fn(prompts, completions, **columns)
+        failed = fn.stats().failed_samples - before
+        frac = failed / max(1, len(samples))
+        if frac > max_fail_frac:
+            raise RewardFailure(
+                f"reward function `{fn.name}` failed on {failed} of {len(samples)} samples ({frac:.0%}), more than "
+                f"`max_reward_failure_frac` = {max_fail_frac:.0%}. Last error: {_last_error(fn)}. Fix the function "
+                "(run it on a few rows by hand) or raise the limit in the recipe.")
+        got = [v for v in values if v is not None]
+        metrics[f"reward/{fn.name}/mean"] = sum(got) / len(got) if got else float("nan")
+        metrics[f"reward/{fn.name}/failures"] = failed
+        metrics[f"reward/{fn.name}/seconds"] = time.perf_counter() - t0
+        results.append(values)
+    return results, metrics
+
+
+def _last_error(fn) -> str:
+    return ": ".join(fn.last_errors[-1]) if fn.last_errors else "see the log above"
+
+
+# ---------------------------------------------------------------------- tensors
+def to_encoded(samples: list[Sample]) -> list:
+    from align.data.chat import Encoded
+
+    return [Encoded(tuple(s.prompt_ids + s.completion_ids), (0,) * len(s.prompt_ids) + (1,) * len(s.completion_ids))
+            for s in samples]
+
+
+def micro_batches(samples: list[Sample], n_ranks: int, micro: int, pad_id: int) -> list[list[dict]]:
+    """Per-rank lists of collated micro-batches; `index` [B] maps rows back to `samples`."""
+    from engine.trainer import collate
+
+    enc = to_encoded(samples)
+    per_rank = []
+    for r in range(n_ranks):
+        idx = list(range(r, len(samples), n_ranks))
+        mbs = []
+        for i in range(0, len(idx), micro):
+            part = idx[i : i + micro]
+            mb = collate([enc[j] for j in part], pad_id)
+            mb["index"] = torch.tensor(part, dtype=torch.long)
+            mb["rollout_logp"] = _pad([samples[j] for j in part], mb["input_ids"].shape[1] - 1)
+            mbs.append(mb)
+        per_rank.append(mbs)
+    return per_rank
+
+
+def _pad(samples: list[Sample], width: int) -> torch.Tensor:
+    """vLLM's sampled-token log-probs aligned to [B, T-1] shifted positions (0 elsewhere)."""
+    out = torch.zeros(len(samples), width)
+    for i, s in enumerate(samples):
+        start = len(s.prompt_ids) - 1
+        out[i, start : start + len(s.rollout_logp)] = torch.tensor(s.rollout_logp[: width - start])
+    return out
+
+
+def sequence_kl(per_rank: list[list[dict]], n: int, estimator: str) -> torch.Tensor:
+    """Per-sample summed KL(policy || reference) over completion tokens: [N]."""
+    from align.algos.kl import kl_penalty
+
+    out = torch.zeros(n)
+    for mbs in per_rank:
+        for mb in mbs:
+            kl = kl_penalty(mb["old_logp"], mb["ref_logp"], estimator) * mb["loss_mask"][:, 1:]
+            out[mb["index"]] = kl.sum(-1)
+    return out
+
+
+def set_advantages(per_rank: list[list[dict]], adv: torch.Tensor) -> None:
+    for mbs in per_rank:
+        for mb in mbs:
+            mb["advantages"] = adv[mb["index"]].float()
+
+
+def logprob_mismatch(per_rank: list[list[dict]]) -> float:
+    """Mean |vLLM log-prob - trainer log-prob| over completion tokens (MoE routing drift shows here)."""
+    num, den = 0.0, 0.0
+    for mbs in per_rank:
+        for mb in mbs:
+            mask = mb["loss_mask"][:, 1:].float()
+            num += float(((mb["rollout_logp"] - mb["old_logp"]).abs() * mask).sum())
+            den += float(mask.sum())
+    return num / max(1.0, den)
+
+
+# ---------------------------------------------------------------------- weight sync
+def sync_weights(trainers, engines: list, timeout: float) -> dict:
+    """Rank 0's full weights (in-memory layout) to every rollout engine."""
+    import ray
+
+    t0 = time.perf_counter()
+    named = trainers.group.call_rank0("named_tensors")
+    stats = ray.get([e.update_weights.remote(named) for e in engines], timeout=timeout)
+    nbytes = sum(t.numel() * t.element_size() for _, t in named)
+    return {"sync_seconds": time.perf_counter() - t0, "sync_bytes": nbytes,
+            "sync_engine_seconds": max(float(s.get("seconds", 0.0)) for s in stats)}
+
+
+def check_sync(trainers, engine, tok, rows: list[dict], tol: float) -> float:
+    """vLLM's log-probs of fixed sequences must equal the trainer's; returns max |diff|."""
+    import ray
+
+    from engine.trainer import collate
+
+    seqs = [prompt_ids(tok, r) + tok.encode(" The answer is 42.", add_special_tokens=False) for r in rows[:4]]
+    plens = [len(prompt_ids(tok, r)) for r in rows[:4]]
+    vllm_lp = ray.get(engine.score.remote(seqs, plens))
+    from align.data.chat import Encoded
+
+    enc = [Encoded(tuple(s), (0,) * len(s)) for s in seqs]
+    mb = collate(enc, tok.pad_token_id)
+    train_lp = trainers.group.call_rank0("logprobs", [mb])[0]
+    diff = 0.0
+    for i, (s, p) in enumerate(zip(seqs, plens)):
+        ours = train_lp[i, p - 1 : len(s) - 1]
+        theirs = torch.tensor(vllm_lp[i][: len(ours)])
+        diff = max(diff, float((ours - theirs).abs().max()))
+    if not math.isfinite(diff) or diff > tol:
+        raise RunFailure(f"weight-sync check failed: vLLM and the trainer disagree on fixed sequences by "
+                              f"{diff:.3g} nats (tolerance {tol}). The rollout engine is not running the trained policy.")
+    return diff

@@ -1,0 +1,10 @@
+"""A user's own rule-based rewards, loaded by dotted path in the GRPO CLI tests."""
+
+
+def prefers_short(prompts, completions, **columns):
+    """1.0 for an empty completion, falling linearly to 0 at 24 characters."""
+    return [max(0.0, 1.0 - len(c) / 24.0) for c in completions]
+
+
+def always_raises(prompts, completions, **columns):
+    raise RuntimeError("this reward function is broken on purpose")
