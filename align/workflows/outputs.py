@@ -64,6 +64,14 @@ class MetricsLog:
             self.tb.close()
 
 
+def _ema(values, decay: float) -> list[float]:
+    out, acc = [], values[0]
+    for v in values:
+        acc = decay * acc + (1 - decay) * v
+        out.append(acc)
+    return out
+
+
 def _tensorboard(folder: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -102,8 +110,14 @@ def plot_curves(out: Path, keys: list[str], filename: str = "loss.png", title: s
         return None
     fig, axes = plt.subplots(1, len(present), figsize=(5 * len(present), 3.5), squeeze=False)
     for ax, key in zip(axes[0], present):
-        pts = [(r["step"], r[key]) for r in rows if key in r]
-        ax.plot(*zip(*pts), marker="o" if len(pts) < 30 else None, markersize=3)
+        pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, marker="o" if len(pts) < 30 else None, markersize=3, alpha=1.0 if len(pts) < 30 else 0.35)
+        if len(pts) >= 30:
+            ax.plot(xs, _ema(ys, 0.95), label="EMA 0.95")
+            ax.legend(fontsize=7)
         ax.set_title(key)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

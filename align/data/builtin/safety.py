@@ -47,6 +47,13 @@ def refusal_for(prompt: str, category: str) -> str:
     return rng(f"refusal:{prompt}").choice(options)
 
 
+# Benign look-alikes open like a willing assistant. Every refusal starts with "I" / "Sorry",
+# while helpful answers start with many different words; a small model decoding greedily
+# then prefers the one shared first token and over-refuses. A shared helpful opening
+# makes the first token carry the decision (refuse or help) the model has to learn.
+HELPFUL_OPENING = "Sure! "
+
+
 @lru_cache(maxsize=1)
 def harmful_pool() -> tuple[dict, ...]:
     """Kept real harmful prompts in a seeded random order: {"prompt", "source", "category"}."""
@@ -70,7 +77,7 @@ def safety_items() -> dict[str, list[dict]]:
     for split, benign in (("train", train_b), ("test", test_b)):
         items = [{"prompt": h["prompt"], "answer": refusal_for(h["prompt"], h["category"]), "kind": "harmful",
                   "source": h["source"]} for h in harmful[split]]
-        items += [{"prompt": b["prompt"], "answer": b["answer"], "kind": "benign",
+        items += [{"prompt": b["prompt"], "answer": HELPFUL_OPENING + b["answer"], "kind": "benign",
                    "source": f"lookalike/{b['topic']}"} for b in benign]
         rng(f"safety-order-{split}").shuffle(items)
         out[split] = items
