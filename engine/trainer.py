@@ -139,7 +139,8 @@ class TrainWorker:
 
     def named_tensors(self) -> list:
         """The full model weights (in-memory layout) for weight sync; rank 0 only."""
-        return [(n, p.detach().cpu()) for n, p in self.engine.module.named_parameters()]
+        # clone: ZeRO keeps parameters as views of flat buffers, and pickling a view ships the whole buffer
+        return [(n, p.detach().cpu().clone()) for n, p in self.engine.module.named_parameters()]
 
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""

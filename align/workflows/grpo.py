@@ -125,7 +125,8 @@ def start_actors(cfg, sc, policy_path: str, tok) -> Actors:
                                  enable_sleep=r.placement == "colocated" and r.gpus_per_engine > 0)
                for i in range(r.num_engines)]
     ref_path = cfg.reference or policy_path
-    reference = ray.remote(ReferenceWorker).options(num_cpus=0.01, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(
+    # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
+    reference = ray.remote(ReferenceWorker).options(num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(
         resolve_model(ref_path), cfg.model.dtype)
     scheduler = SwapScheduler(r.placement, _sides(trainers, engines, reference))
     scheduler.start()

@@ -2,8 +2,8 @@
 
 
 def prefers_short(prompts, completions, **columns):
-    """1.0 for an empty completion, falling linearly to 0 at 24 characters."""
-    return [max(0.0, 1.0 - len(c) / 24.0) for c in completions]
+    """1.0 for an empty completion, falling linearly to 0 at 80 characters."""
+    return [max(0.0, 1.0 - len(c) / 80.0) for c in completions]
 
 
 def always_raises(prompts, completions, **columns):
