@@ -167,18 +167,21 @@ def stop_actors(actors: Actors) -> None:
 # ---------------------------------------------------------------------- the loop
 def train_loop(cfg, sc, actors: Actors, tok, rows, reward_fns, log: MetricsLog) -> None:
     g = sc.grpo
-    bar = common.progress(g.steps, 0, f"grpo")
-    for step in range(g.steps):
-        lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio, sc.optim.schedule)
-        metrics = grpo_step(cfg, sc, actors, tok, rows, reward_fns, step, lr)
-        if (step + 1) % cfg.rollout.sync_every == 0:
-            actors.scheduler.before_weight_sync()
-            metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s))
-        metrics["swap_events"] = len(actors.scheduler.events)
-        log.log(step + 1, lr=lr, **metrics)
-        bar.update(1)
-        bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics.get('kl', 0):.3f}")
-    bar.close()
+    bar = common.progress(g.steps, 0, "grpo")
+    try:
+        for step in range(g.steps):
+            lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio,
+                       sc.optim.schedule)
+            metrics = grpo_step(cfg, sc, actors, tok, rows, reward_fns, step, lr)
+            if (step + 1) % cfg.rollout.sync_every == 0:
+                actors.scheduler.before_weight_sync()
+                metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s))
+            metrics["swap_events"] = len(actors.scheduler.events)
+            log.log(step + 1, lr=lr, **metrics)
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics.get('kl', 0):.3f}")
+    finally:
+        bar.close()
 
 
 def grpo_step(cfg, sc, actors: Actors, tok, rows, reward_fns, step: int, lr: float) -> dict:

@@ -115,7 +115,7 @@ def plot_curves(out: Path, keys: list[str], filename: str = "loss.png", title: s
             continue
         xs, ys = zip(*pts)
         ax.plot(xs, ys, marker="o" if len(pts) < 30 else None, markersize=3, alpha=1.0 if len(pts) < 30 else 0.35)
-        if len(pts) >= 30:
+        if len(pts) >= 30 and key not in ("lr", "epoch"):
             ax.plot(xs, _ema(ys, 0.95), label="EMA 0.95")
             ax.legend(fontsize=7)
         ax.set_title(key)
