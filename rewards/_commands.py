@@ -59,15 +59,17 @@ def _bwrap_args(config: SandboxConfig, static_dir: str, uid: int | None) -> list
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
     args += ["--ro-bind", "/etc", "/etc"]
-    made = set()
+    # The private /tmp first: a Python installation that lives under /tmp (a CI checkout there)
+    # is then bound on top of it instead of being hidden by it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(lim.tmpfs_bytes), "--tmpfs", "/tmp"]
+    made = {"/tmp"}
     for root in _python_roots(config.python):
         for parent in _ancestors(root):  # bwrap would make them 0700: the program could not reach Python
             if parent not in made:
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", parent]
         args += ["--ro-bind", root, root]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(lim.tmpfs_bytes), "--tmpfs", "/tmp",
-             "--ro-bind", static_dir, "/sandbox", "--chdir", "/tmp"]
+    args += ["--ro-bind", static_dir, "/sandbox", "--chdir", "/tmp"]
     if uid is None:
         return args + ["--unshare-user", "--disable-userns", "--"]
     args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP", "--"]

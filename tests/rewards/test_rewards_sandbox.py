@@ -92,7 +92,9 @@ def test_tmp_is_private_and_size_capped(fast_box):
             "dd if=/dev/zero of=/tmp/f$i bs=1M count=15 2>/dev/null || echo FULL$i; done; du -sm /tmp'))\n")
     r = run_exec(fast_box, code)
     assert "FULL5" in r.output  # 64 MiB tmpfs: the 5th 15 MiB file does not fit
-    assert run_exec(fast_box, "import os\nprint(os.listdir('/tmp'))").output == "[]\n"  # nothing survives a run
+    # nothing survives a run (a Python installation under /tmp, as in a CI checkout there, is bound read-only)
+    python_dirs = sorted({p.split("/")[2] for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p.startswith("/tmp/")})
+    assert run_exec(fast_box, "import os\nprint(sorted(os.listdir('/tmp')))").output == f"{python_dirs}\n"
 
 
 def test_file_size_limit(fast_box):
@@ -122,8 +124,11 @@ def test_tests_are_not_readable_from_the_filesystem(fast_box):
     # The program looks for the tests' text in every file it can read and in every process's
     # command line and environment; the marker is assembled at run time so the program's own
     # text does not contain it.
-    code = ("import os\ndef found():\n    marker = ('MARKER_' + '7f3a9c').encode()\n    paths = []\n"
-            "    for top in ('/tmp', '/sandbox'):\n        for d, _, files in os.walk(top):\n"
+    # (The read-only Python installation is skipped: a CI checkout under /tmp binds its venv there.)
+    code = ("import os, sys\ndef found():\n    marker = ('MARKER_' + '7f3a9c').encode()\n    paths = []\n"
+            "    for top in ('/tmp', '/sandbox'):\n        for d, dirs, files in os.walk(top):\n"
+            "            if d.startswith((sys.prefix, sys.base_prefix)) or '/lib/python' in d or d.endswith('/.venv'):\n"
+            "                dirs[:] = []\n                continue\n"
             "            paths += [os.path.join(d, f) for f in files]\n"
             "    for pid in (p for p in os.listdir('/proc') if p.isdigit()):\n"
             "        paths += [f'/proc/{pid}/cmdline', f'/proc/{pid}/environ']\n"
