@@ -92,14 +92,18 @@ def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, 
     mask = batch["loss_mask"][:, 1:].float()
     unit = AGGREGATIONS[loss_kwargs.get("aggregation", "token_mean")].unit
     norm = {"token_sum_norm": 1.0 / token_scale} if unit == "tokens" else {"seq_sum_norm": 1.0 / seq_scale}
-    loss, m = policy_loss(logp, batch["old_logp"], batch["advantages"], mask, ref_logp=batch.get("ref_logp"),
+    # One update per rollout batch: the old policy is the current one (ratio 1, as TRL does).
+    old_logp = batch["old_logp"] if "old_logp" in batch else logp.detach()
+    loss, m = policy_loss(logp, old_logp, batch["advantages"], mask, ref_logp=batch.get("ref_logp"),
                           **norm, **loss_kwargs)
     if aux_coef and router:
         loss = loss + aux_coef * expert_balance_loss(router, top_k, batch["attention_mask"])
     with torch.no_grad():
         ent = token_entropy(logits)
     n_tok = float(mask.sum())
+    mismatch = ((batch["rollout_logp"] - old_logp).abs() * mask).sum() if "rollout_logp" in batch else 0.0
     out = {"n_tokens": n_tok, "entropy_sum": float((ent * mask).sum()), "loss_slot": float(loss.detach()),
+           "logprob_mismatch_sum": float(mismatch),
            **load_metrics(router, top_k, batch["attention_mask"])}
     out.update({f"{k}_sum": float(v) * n_tok for k, v in m.items()})
     return loss, out

@@ -192,10 +192,7 @@ def grpo_step(cfg, sc, actors: Actors, tok, rows, reward_fns, step: int, lr: flo
     values, metrics = parts.score(samples, reward_fns, g.max_reward_failure_frac)
     per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id)
     t0 = time.perf_counter()
-    actors.scheduler.before_reference()
-    _attach(per_rank, "ref_logp", _ref_logprobs(actors.reference, per_rank))
-    actors.scheduler.before_train()
-    _attach(per_rank, "old_logp", actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank]))
+    _reference_and_old_logprobs(cfg, g, actors, per_rank)
     rewards, adv, adv_stats = _advantages(g, reward_fns, values, per_rank, len(samples))
     parts.set_advantages(per_rank, adv)
     n_tokens = sum(len(s.completion_ids) for s in samples)
@@ -211,7 +208,7 @@ def grpo_step(cfg, sc, actors: Actors, tok, rows, reward_fns, step: int, lr: flo
     lengths = torch.tensor([len(s.completion_ids) for s in samples], dtype=torch.float32)
     return {**metrics, **train, **{k: float(v) for k, v in adv_stats.items()},
             "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()),
-            "logprob_mismatch": parts.logprob_mismatch(per_rank), "completion_len": float(lengths.mean()),
+            "completion_len": float(lengths.mean()),
             "generation_seconds": gen_s, "train_seconds": time.perf_counter() - t0,
             "tokens_per_second": float(lengths.sum()) / max(gen_s, 1e-9)}
 
@@ -230,13 +227,26 @@ def _advantages(g, reward_fns, values, per_rank, n: int):
     return rewards, adv, stats
 
 
-def _ref_logprobs(reference, per_rank):
+def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> None:
+    """Reference log-probs always; old log-probs only when several updates reuse the batch
+    (with one update the old policy is the current one). In split placement both run at once."""
     import ray
 
-    flat = [mb for mbs in per_rank for mb in mbs]
-    out = ray.get(reference.logprobs.remote([{k: mb[k] for k in ("input_ids", "attention_mask")} for mb in flat]))
-    it = iter(out)
-    return [[next(it) for _ in mbs] for mbs in per_rank]
+    flat = [{k: mb[k] for k in ("input_ids", "attention_mask")} for mbs in per_rank for mb in mbs]
+    need_old = g.updates_per_batch > 1 or g.kl_in_reward
+    if cfg.rollout.placement == "colocated":
+        actors.scheduler.before_reference()
+        ref = ray.get(actors.reference.logprobs.remote(flat))
+        actors.scheduler.before_train()
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank]) if need_old else None
+    else:
+        ref_ref = actors.reference.logprobs.remote(flat)
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank]) if need_old else None
+        ref = ray.get(ref_ref)
+    it = iter(ref)
+    _attach(per_rank, "ref_logp", [[next(it) for _ in mbs] for mbs in per_rank])
+    if old is not None:
+        _attach(per_rank, "old_logp", old)
 
 
 def _attach(per_rank, key: str, values) -> None:

@@ -169,17 +169,6 @@ def set_advantages(per_rank: list[list[dict]], adv: torch.Tensor) -> None:
             mb["advantages"] = adv[mb["index"]].float()
 
 
-def logprob_mismatch(per_rank: list[list[dict]]) -> float:
-    """Mean |vLLM log-prob - trainer log-prob| over completion tokens (MoE routing drift shows here)."""
-    num, den = 0.0, 0.0
-    for mbs in per_rank:
-        for mb in mbs:
-            mask = mb["loss_mask"][:, 1:].float()
-            num += float(((mb["rollout_logp"] - mb["old_logp"]).abs() * mask).sum())
-            den += float(mask.sum())
-    return num / max(1.0, den)
-
-
 # ---------------------------------------------------------------------- weight sync
 def sync_weights(trainers, engines: list, timeout: float) -> dict:
     """Rank 0's full weights (in-memory layout) to every rollout engine."""
