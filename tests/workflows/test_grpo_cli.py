@@ -1,25 +1,16 @@
 """A short GRPO run through the real CLI: vLLM rollouts, DeepSpeed updates, weight sync."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.workflows.cli import run_align as align, weights
+
 SHORT = ["model.path=builtin:tiny-v2@init", "run.tensorboard=false", "max_length=128",
          "stage1.prompts=[{source: 'builtin:math', max_rows: 64}]",
          "stage1.eval_prompts=[{source: 'builtin:math', split: test, max_rows: 8}]",
          "stage1.rewards=[{fn: 'tests.workflows.custom_rewards:prefers_short'}, {fn: math_answer}]",
          "stage1.grpo.steps=3", "stage1.grpo.prompts_per_step=4", "stage1.grpo.group_size=4",
          "stage1.grpo.max_new_tokens=16", "stage1.grpo.micro_batch_size=8", "stage1.optim.lr=1e-3"]
-
-
-def align(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "align.cli", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +29,7 @@ def test_grpo_changes_parameters_and_rollouts_follow(grpo_run):
     s1 = summary["stage1"]
     assert s1["sync_check_max_abs_diff"] < 1e-3 and s1["sync_check_final_max_abs_diff"] < 1e-3
     assert "math_accuracy_before" in s1 and "math_accuracy_after" in s1
-    before, after = load_file(str(next(init_path().glob("*.safetensors")))), {}
-    for f in (out / "stage1" / "final").glob("*.safetensors"):
-        after.update(load_file(str(f)))
+    before, after = weights(init_path()), weights(out / "stage1" / "final")
     changed = [k for k in before if not before[k].equal(after[k])]
     assert len(changed) > len(before) // 2, f"only {len(changed)} of {len(before)} tensors changed"
     rows = [json.loads(x) for x in (out / "stage1" / "metrics.jsonl").read_text().splitlines()]

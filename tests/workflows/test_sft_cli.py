@@ -9,26 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.workflows.cli import REPO, run_align as align, weights
+
 SHORT = ["model.path=builtin:tiny-v2@init", "data.train=[{source: 'builtin:helpful_chat', weight: 4, max_rows: 160},"
          " {source: 'builtin:safety_chat', weight: 1, max_rows: 60}]",
          "data.eval=[{source: 'builtin:safety_chat', split: test, max_rows: 32}]",
          "data.samples_per_epoch=128", "sft.epochs=2", "sft.save_every=4", "eval.max_prompts=8",
          "eval.max_new_tokens=8", "run.tensorboard=false"]
-
-
-def align(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "align.cli", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
-def weights(folder: Path) -> dict:
-    out = {}
-    for f in sorted(folder.glob("*.safetensors")):
-        out.update(load_file(str(f)))
-    return out
 
 
 @pytest.fixture(scope="module")
