@@ -10,34 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from engine_helpers import hf_logprobs, max_gap, perturb
 from engine.weight_sync import (WeightSyncError, bucket_stats, checkpoint_items, fused_moe_tensors, iter_buckets,
                                 pad_intermediate, to_checkpoint_format)
-
-
-def perturb(model, seed: int, scale: float = 1.0, sharpen: float = 1.0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            std = float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 0.02
-            p.add_(torch.randn(p.shape, generator=g) * std * scale)
-            if name.endswith("mlp.gate.weight") or name == "lm_head.weight":
-                p.mul_(sharpen)
-    return model
-
-
-def hf_logprobs(model, seqs, plens) -> list[torch.Tensor]:
-    out = []
-    with torch.no_grad():
-        for s, p in zip(seqs, plens):
-            ids = torch.tensor([s])
-            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-            out.append(logp.gather(-1, ids[0, 1:, None])[p - 1 :, 0])
-    return out
-
-
-def max_gap(vllm_lps, refs) -> float:
-    assert [len(v) for v in vllm_lps] == [len(r) for r in refs]
-    return max(float((torch.tensor(v) - r).abs().max()) for v, r in zip(vllm_lps, refs))
 
 
 @pytest.fixture(scope="module")
