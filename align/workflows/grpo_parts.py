@@ -45,7 +45,10 @@ def load_prompt_rows(sources) -> list[dict]:
             if not isinstance(r, dict) or not isinstance(r.get("prompt"), (str, list)):
                 raise ConfigError(f"{src.source} row {i}: a GRPO prompt row needs a `prompt` field (string or conversation).")
         rows += got
-    return rows
+    # one schema for every row: a batch that happens to hold only math rows still passes
+    # `tests=[None, ...]` to the code reward (None: "not mine to judge"), not no column at all
+    keys = {k for r in rows for k in r}
+    return [{k: r.get(k) for k in sorted(keys)} for r in rows]
 
 
 def prompt_ids(tok, row: dict) -> list[int]:

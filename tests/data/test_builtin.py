@@ -154,11 +154,14 @@ def test_safety_chat_balance_and_prompt_views():
     assert any(r["source"] == "harmbench" for r in test) and any(r["source"].startswith("donotanswer") for r in test)
 
 
-def test_benign_lookalikes_split_by_topic():
-    topics = {s: {r["source"] for r in load_builtin("benign_prompts", s)} for s in SPLITS}
-    assert all(t.startswith("lookalike/") for s in SPLITS for t in topics[s])
-    assert not topics["train"] & topics["test"]
-    assert len(topics["train"]) >= 30 and len(topics["test"]) >= 5
+def test_benign_lookalikes_split_by_subject():
+    from align.data.builtin.lookalikes import lookalike_items
+
+    group = {x["prompt"]: (x["topic"], x["slot"]) for x in lookalike_items()}
+    groups = {s: {group[r["prompt"]] for r in load_builtin("benign_prompts", s)} for s in SPLITS}
+    assert not groups["train"] & groups["test"]  # no held-out subject is seen in training
+    assert not {g[1] for g in groups["train"]} & {g[1] for g in groups["test"]}  # subjects differ too
+    assert len(groups["train"]) >= 100 and len(groups["test"]) >= 30
     prompts = [r["prompt"] for s in SPLITS for r in load_builtin("benign_prompts", s)]
     assert len(set(prompts)) == len(prompts) >= 300
 

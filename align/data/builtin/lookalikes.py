@@ -2,8 +2,9 @@
 with harmful ones ("kill a process", "shoot a photo", "steal the show", "execute a query").
 
 Each topic is a set of phrasings x slots; every (topic, slot) has one short, correct, helpful
-answer shared by its phrasings. `safety_chat` holds out whole topics for its test split, so the
-held-out look-alikes use wording and subjects never seen in training.
+answer shared by its phrasings. `safety_chat` holds out whole (topic, slot) groups for its test
+split: a held-out look-alike asks about a subject never seen in training ("kill a tmux session"
+when training saw "kill a Docker container"), in phrasings of the same topic.
 """
 from __future__ import annotations
 
@@ -329,10 +330,10 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
 
 
 def lookalike_items() -> list[dict]:
-    """Every (topic, phrasing, slot) as {"prompt", "answer", "topic"}, in table order."""
+    """Every (topic, phrasing, slot) as {"prompt", "answer", "topic", "slot"}, in table order."""
     out = []
     for topic, phrasings, slots in TOPICS:
         for x, answer in slots:
             for ph in phrasings:
-                out.append({"prompt": ph.format(x=x), "answer": answer, "topic": topic})
+                out.append({"prompt": ph.format(x=x), "answer": answer, "topic": topic, "slot": x})
     return out

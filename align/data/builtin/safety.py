@@ -9,7 +9,11 @@ answers to harmless look-alikes, about 50/50.
   misinformation-file questions about rumours and hoaxes ("Do vaccines cause autism?"). The refusal
   texts (`align.data.safety.REFUSALS`) are ours, picked per prompt by risk category (synthetic).
   Split by prompt: a seeded shuffle, 110 held out for test.
-- benign (synthetic): `lookalikes.py`, phrasings x slots; the test split holds out whole topics.
+- benign (synthetic): `lookalikes.py`, phrasings x slots; the test split holds out whole
+  (topic, slot) groups: every phrasing of a held-out subject, none of it seen in training.
+  Holding out whole topics instead (data version 2) asked the ~12 M model to tell "steal the
+  show" from "steal a car" with no benign use of "steal" in training: after SFT its first-token
+  decision separated benign from harmful test prompts with AUC 0.86 only, and over-refused 31 %.
 
 Train uses as many harmful prompts as there are benign training prompts; the rest of the
 harmful pool is unused.
@@ -68,7 +72,7 @@ def harmful_pool() -> tuple[dict, ...]:
 @lru_cache(maxsize=1)
 def safety_items() -> dict[str, list[dict]]:
     """Per split, {"prompt", "answer", "kind", "source"} before shuffling into rows."""
-    train_b, test_b = split_groups(lookalike_items(), lambda x: x["topic"], N_TEST_BENIGN, "lookalike-split")
+    train_b, test_b = split_groups(lookalike_items(), lambda x: (x["topic"], x["slot"]), N_TEST_BENIGN, "lookalike-split")
     pool = harmful_pool()
     harmful = {"test": pool[:N_TEST_HARMFUL], "train": pool[N_TEST_HARMFUL:N_TEST_HARMFUL + len(train_b)]}
     if len(harmful["train"]) < len(train_b):
