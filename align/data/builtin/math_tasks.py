@@ -7,6 +7,9 @@ Sources (all synthetic, generated with fixed seeds):
   reasoning-gym is not installed, an equivalent procedural expression generator is used.
 - Our own procedural expressions ("What is 23 + 58?") and 1-2 step word problems
   ("Tom has 12 apples and buys 7 more...").
+- An easy tier of one-step problems on single-digit numbers ("What is 7 + 5?", "Mia has 3
+  apples and gets 4 more..."): the built-in ~12 M model learns these sums and products
+  as facts, so the SFT model solves some of them and GRPO's groups have variance.
 
 Every solution is a few lines containing equations "a op b = c" and ends with a final
 line "#### <answer>". One shuffled, deduplicated pool is cut into test (200), train
@@ -137,6 +140,38 @@ def _expressions() -> list[MathProblem]:
     return out
 
 
+# ----------------------------------------------------------------- easy tier
+_EASY_FORMS = ("What is {a} {o} {b}?", "Compute {a} {o} {b}.", "How much is {a} {o} {b}?", "Find the value of {a} {o} {b}.")
+_EASY_WORDS = {
+    "+": ("{n} has {a} {it} and gets {b} more. How many {it} does {n} have now?", "{n} has {e} {it}."),
+    "-": ("{n} has {a} {it} and gives away {b}. How many {it} does {n} have left?", "{n} has {e} {it} left."),
+    "*": ("{n} has {a} {c} with {b} {it} in each. How many {it} does {n} have?", "{n} has {e} {it}."),
+}
+
+
+def _easy_operands(r, op: str) -> tuple[int, int]:
+    if op == "-":
+        a = r.randint(2, 18)
+        return a, r.randint(1, min(a - 1, 9))
+    return r.randint(1 if op == "+" else 2, 9), r.randint(1 if op == "+" else 2, 9)
+
+
+def _easy() -> list[MathProblem]:
+    r, out = rng("math-easy"), []
+    for i in range(3000):
+        op = r.choice("+-*")
+        a, b = _easy_operands(r, op)
+        c, e = _eq(a, op, b)
+        if i % 3:
+            ask, say = _EASY_WORDS[op]
+            fill = {"n": r.choice(NAMES), "it": r.choice(ITEMS), "c": r.choice(CONTAINERS), "a": a, "b": b}
+            out.append(MathProblem(ask.format(**fill), str(c), _solution([say.format(e=e, **fill)], c), "procedural/easy_word"))
+        else:
+            prompt = r.choice(_EASY_FORMS).format(a=a, o=op, b=b)
+            out.append(MathProblem(prompt, str(c), _solution([e + "."], c), "procedural/easy_expression"))
+    return out
+
+
 # ----------------------------------------------------------------- word problems
 NAMES = ("Tom", "Anna", "Liam", "Mia", "Noah", "Emma", "Omar", "Sara", "Ravi", "Lena", "Ben", "Zoe", "Kai", "Ava",
          "Leo", "Nina", "Sam", "Ella", "Max", "Ivy", "Jack", "Lucy", "Hugo", "Maya", "Finn", "Rosa", "Yuki", "Amir",
@@ -245,7 +280,7 @@ def _word_problems() -> list[MathProblem]:
 @lru_cache(maxsize=1)
 def math_pool() -> tuple[MathProblem, ...]:
     seen, pool = set(), []
-    for p in _reasoning_gym() + _expressions() + _word_problems():
+    for p in _reasoning_gym() + _expressions() + _word_problems() + _easy():
         if p.prompt not in seen:
             seen.add(p.prompt)
             pool.append(p)
