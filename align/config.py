@@ -71,7 +71,7 @@ class DataConfig:
     train: tuple[DataSource, ...] = ()
     eval: tuple[DataSource, ...] = ()
     max_length: int = 256
-    samples_per_epoch: Optional[int] = None  # default: the sum of the sources' sizes
+    samples_per_epoch: Optional[int] = None  # default: the smallest mixture showing every item of every source
     loss_on: Literal["assistant", "all"] = "assistant"
 
 
@@ -96,6 +96,7 @@ class SFTConfig:
     eval_every: int = 0  # 0: only at the end
     log_every: int = 1
     max_steps: Optional[int] = None
+    group_by_length: bool = True  # batches of similar lengths (HF's group_by_length): less padding
 
 
 @dataclass(frozen=True)

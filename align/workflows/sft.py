@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from align.algos.schedule import lr_at
 from align.config import ConfigError
-from align.data.mixture import sample_epoch
+from align.data.mixture import covering_size, group_by_length, sample_epoch
 from align.data.prepare import encode_sources
 from align.workflows import common
 from align.workflows.models import resolve_model
@@ -35,7 +35,7 @@ class Plan:
 
 
 def make_plan(cfg, pools) -> Plan:
-    per_epoch = cfg.data.samples_per_epoch or sum(len(p) for p in pools)
+    per_epoch = cfg.data.samples_per_epoch or covering_size([len(p) for p in pools], [s.weight for s in cfg.data.train])
     steps_per_epoch = per_epoch // cfg.sft.batch_size
     if steps_per_epoch == 0:
         raise ConfigError(f"`sft.batch_size` ({cfg.sft.batch_size}) is larger than the data ({per_epoch} sequences per epoch).")
@@ -54,7 +54,10 @@ class Batches:
         epoch, index = divmod(step, self.plan.steps_per_epoch)
         if self._epoch[0] != epoch:
             weights = [s.weight for s in self.cfg.data.train]
-            self._epoch = (epoch, sample_epoch(self.pools, weights, self.plan.per_epoch, self.cfg.run.seed, epoch))
+            items = sample_epoch(self.pools, weights, self.plan.per_epoch, self.cfg.run.seed, epoch)
+            if self.cfg.sft.group_by_length:
+                items = group_by_length(items, self.cfg.sft.batch_size, self.cfg.run.seed, epoch)
+            self._epoch = (epoch, items)
         bs = self.cfg.sft.batch_size
         return self._epoch[1][index * bs : (index + 1) * bs]
 
