@@ -97,7 +97,7 @@ def bench_parts(a) -> dict:
     tok = __import__("transformers").AutoTokenizer.from_pretrained(a.model)
     ids = [encode_prompt(tok, [{"role": "user", "content": r["prompt"]}]) for r in prompts(a.prompts)]
     engine = RolloutEngine(a.model, kv_cache_gib=1, max_model_len=512)
-    worker = TrainWorker(0, 1, "127.0.0.1", _port(), threads=1)
+    worker = TrainWorker(0, 1, "127.0.0.1", _port(), threads=_recipe_threads())  # as align's trainer
     ds = {"train_micro_batch_size_per_gpu": a.prompts * a.group, "gradient_accumulation_steps": 1, "gradient_clipping": 1.0,
           "zero_optimization": {"stage": 2}, "zero_allow_untested_optimizer": True, "steps_per_print": 10**9,
           "_optimizer": {"lr": 1e-5, "betas": [0.9, 0.95], "weight_decay": 0.0}}
@@ -114,6 +114,12 @@ def bench_parts(a) -> dict:
         train.append(time.perf_counter() - t0)
     return {"step_seconds": statistics.median(g + t for g, t in zip(gen[1:], train[1:])),
             "generation_seconds": statistics.median(gen[1:]), "train_seconds": statistics.median(train[1:])}
+
+
+def _recipe_threads() -> int:
+    import yaml
+
+    return yaml.safe_load((REPO / "recipes" / "v2_grpo.yaml").read_text())["trainer"].get("threads_per_worker", 1)
 
 
 def _port() -> int:

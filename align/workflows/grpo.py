@@ -127,7 +127,7 @@ def start_actors(cfg, sc, policy_path: str, tok) -> Actors:
     ref_path = cfg.reference or policy_path
     # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
     reference = ray.remote(ReferenceWorker).options(num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(
-        resolve_model(ref_path), cfg.model.dtype)
+        resolve_model(ref_path), cfg.model.dtype, threads=cfg.trainer.threads_per_worker)
     scheduler = SwapScheduler(r.placement, _sides(trainers, engines, reference))
     scheduler.start()
     return Actors(trainers, engines, reference, scheduler)

@@ -127,13 +127,18 @@ def to_encoded(samples: list[Sample]) -> list:
 
 
 def micro_batches(samples: list[Sample], n_ranks: int, micro: int, pad_id: int) -> list[list[dict]]:
-    """Per-rank lists of collated micro-batches; `index` [B] maps rows back to `samples`."""
+    """Per-rank lists of collated micro-batches; `index` [B] maps rows back to `samples`.
+
+    Samples are sorted by length before they are dealt to ranks and cut into micro-batches,
+    so each micro-batch pads little; the losses are global sums, so the order changes nothing.
+    """
     from engine.trainer import collate
 
     enc = to_encoded(samples)
+    order = sorted(range(len(samples)), key=lambda j: -len(enc[j].input_ids))
     per_rank = []
     for r in range(n_ranks):
-        idx = list(range(r, len(samples), n_ranks))
+        idx = order[r::n_ranks]
         mbs = []
         for i in range(0, len(idx), micro):
             part = idx[i : i + micro]
