@@ -24,6 +24,12 @@ def _sft(cfg):
     return sft.run(cfg)
 
 
+def _rm(cfg):
+    from align.workflows import rm
+
+    return rm.run(cfg)
+
+
 def _grpo(cfg):
     from align.workflows import grpo
 
@@ -32,12 +38,14 @@ def _grpo(cfg):
 
 COMMANDS: dict[str, Command] = {
     "sft": Command("supervised fine-tuning (and the built-in base pretraining)", None, _sft),
+    "rm": Command("reward models (pairwise or pointwise) initialised from the SFT model", None, _rm),
     "grpo": Command("GRPO with verifiable rewards on the vLLM + DeepSpeed hybrid engine", "recipes/v2_grpo.yaml", _grpo),
 }
 
 EPILOG = """examples:
   align sft recipes/v2_chat.yaml
   align sft recipes/v2_chat.yaml sft.epochs=1 run.name=quick
+  align rm recipes/v2_rm_pairwise.yaml
   align validate recipes/v2_chat.yaml
 overrides are dotted keys with YAML values: optim.lr=3e-4, data.max_length=128, run.resume=true"""
 

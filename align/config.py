@@ -122,6 +122,33 @@ class SFTRecipe:
 
 
 @dataclass(frozen=True)
+class RMConfig:
+    loss: Literal["pairwise", "pointwise"] = "pairwise"
+    pointwise_loss: Literal["mse", "bce"] = "bce"  # regression of `score` or classification of `label`
+    margin_column: Optional[str] = None  # pairwise: a per-pair margin column (TRL's `margin`)
+    center_coef: Optional[float] = None  # pairwise: TRL's reward-centering coefficient (e.g. 0.01)
+    epochs: float = 1.0
+    batch_size: int = 32  # pairs (or points) per optimizer step, across all workers
+    micro_batch_size: int = 16  # pairs (or points) per worker per forward
+    max_steps: Optional[int] = None
+    eval_every: int = 0  # 0: only at the end
+    save_every: int = 200
+    log_every: int = 1
+
+
+@dataclass(frozen=True)
+class RMRecipe:
+    command: Literal["rm"] = "rm"
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(path="runs/v2_chat/final"))
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    rm: RMConfig = field(default_factory=RMConfig)
+
+
+@dataclass(frozen=True)
 class RewardEntry:
     fn: str  # a registered name (math_answer, code_tests) or a dotted path pkg.mod:fn
     weight: float = 1.0
@@ -187,7 +214,7 @@ class GRPORecipe:
     max_length: int = 512
 
 
-RECIPES: dict[str, type] = {"sft": SFTRecipe, "grpo": GRPORecipe}
+RECIPES: dict[str, type] = {"sft": SFTRecipe, "rm": RMRecipe, "grpo": GRPORecipe}
 
 
 # --------------------------------------------------------------------------- building

@@ -107,3 +107,37 @@ def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, 
            **load_metrics(router, top_k, batch["attention_mask"])}
     out.update({f"{k}_sum": float(v) * n_tok for k, v in m.items()})
     return loss, out
+
+
+# ---------------------------------------------------------------------- reward models
+def reward_scores(model, batch: dict):
+    """Scalar reward per sequence: [B]. The sequence-classification head reads the last
+    non-padding token (HF's pooling, so a saved folder scores the same when reloaded)."""
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, 0]
+
+
+@register_objective("rm_pairwise")
+def rm_pairwise(model, batch: dict, *, pair_scale: float, center_coef: float | None = None, **_):
+    """Bradley-Terry on one micro-batch. batch: input_ids [2N, T] with chosen at even rows and
+    rejected at odd rows, margin [N]. `pair_scale` = (micro-batch slots) / (global pairs), so
+    DeepSpeed's averaging over slots gives the global mean."""
+    from align.algos.rm import pairwise_accuracy, pairwise_loss
+
+    r = reward_scores(model, batch).float()
+    rc, rr = r[0::2], r[1::2]
+    n = rc.shape[0]
+    loss = pairwise_loss(rc, rr, batch["margin"], center_coef) * n * pair_scale
+    return loss, {"loss_sum": float(loss.detach()) / pair_scale, "n": float(n),
+                  "correct": pairwise_accuracy(rc.detach(), rr.detach()) * n,
+                  "margin_sum": float((rc - rr).detach().sum())}
+
+
+@register_objective("rm_pointwise")
+def rm_pointwise(model, batch: dict, *, point_scale: float, loss_name: str = "bce", **_):
+    """Pointwise regression/classification: batch input_ids [N, T], target [N]."""
+    from align.algos.rm import POINTWISE_LOSSES
+
+    r = reward_scores(model, batch).float()
+    n = r.shape[0]
+    loss = POINTWISE_LOSSES[loss_name](r, batch["target"]) * n * point_scale
+    return loss, {"loss_sum": float(loss.detach()) / point_scale, "n": float(n)}

@@ -31,6 +31,25 @@ def collate(encoded: list, pad_id: int) -> dict:
     return {"input_ids": ids, "attention_mask": att, "loss_mask": lm}
 
 
+def _causal_lm(path: str, dtype):
+    import transformers
+
+    return transformers.AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+
+
+def _reward_model(path: str, dtype):
+    """The causal LM backbone plus a fresh scalar head (a reward-model folder loads as saved)."""
+    import transformers
+
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=dtype)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = transformers.AutoTokenizer.from_pretrained(path).pad_token_id
+    return model
+
+
+MODEL_KINDS = {"causal_lm": _causal_lm, "reward_model": _reward_model}
+
+
 class TrainWorker:
     def __init__(self, rank: int, world_size: int, master_addr: str, master_port: int, threads: int = 1) -> None:
         os.environ.update(device.accelerator_env())
@@ -49,8 +68,7 @@ class TrainWorker:
 
         torch.manual_seed(seed)
         deepspeed.init_distributed(dist_backend=device.dist_backend(), verbose=False)
-        cls = {"causal_lm": transformers.AutoModelForCausalLM}[model_kind]
-        model = cls.from_pretrained(model_path, dtype=getattr(torch, dtype))
+        model = MODEL_KINDS[model_kind](model_path, getattr(torch, dtype))
         opt_cfg = ds_config.pop("_optimizer")
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=opt_cfg["lr"], betas=tuple(opt_cfg["betas"]), weight_decay=opt_cfg["weight_decay"])
@@ -103,6 +121,16 @@ class TrainWorker:
         self.engine.eval()
         with torch.no_grad():
             return [sequence_logprobs(self.engine, mb).cpu() for mb in micro_batches]
+
+    def rewards(self, micro_batches: list[dict]) -> list:
+        """Reward-model scores of each micro-batch's sequences: list of [B] tensors."""
+        import torch
+
+        from engine.objectives import reward_scores
+
+        self.engine.eval()
+        with torch.no_grad():
+            return [reward_scores(self.engine, mb).float().cpu() for mb in micro_batches]
 
     # ------------------------------------------------------------------ swap (colocated placement)
     def offload(self) -> dict:

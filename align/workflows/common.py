@@ -74,7 +74,8 @@ class Trainers:
         self.group.kill()
 
 
-def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None) -> Trainers:
+def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None,
+                   model_kind: str = "causal_lm") -> Trainers:
     from engine.cluster import WorkerGroup, free_port, start_ray
     from engine.trainer import TrainWorker
 
@@ -83,7 +84,7 @@ def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = No
     micro = micro or cfg.sft.micro_batch_size
     group = WorkerGroup(TrainWorker, t.num_workers, t.cpus_per_worker, t.gpus_per_worker,
                         lambda r: (r, t.num_workers, "127.0.0.1", port, t.threads_per_worker))
-    group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype)
+    group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype, model_kind)
     return Trainers(group, micro)
 
 
