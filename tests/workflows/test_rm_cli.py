@@ -55,7 +55,10 @@ def test_pairwise_learns_the_separable_set_and_changes_the_backbone(pairwise_run
     before, after = weights(Path(resolve_model("builtin:tiny-v2@init"))), weights(out / "final")
     backbone = [k for k in before if k.startswith("model.") and k in after]
     assert len(backbone) > 20
-    assert all(not torch.equal(before[k], after[k]) for k in backbone if "embed_tokens" not in k)
+    changed = {k: not torch.equal(before[k], after[k]) for k in backbone}
+    # every dense/shared/attention/router weight moves; a routed expert the toy data never reaches may not
+    assert all(v for k, v in changed.items() if ".experts." not in k or "shared" in k)
+    assert sum(changed.values()) >= 0.9 * len(changed)
     assert "score.weight" in after and after["score.weight"].shape[0] == 1
 
 
