@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole pipeline on the built-in model. Installs into .venv, builds the built-in
-# base model if it is not cached (once, a few minutes), then runs the main jobs.
+# The pipeline on the built-in model. Installs into .venv, builds the built-in base model if
+# it is not cached (once, a few minutes), then SFT and the two reward models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,8 +11,15 @@ RUN=${ALIGN_DEMO_RUN:-demo}
 # 1. SFT on the helpfulness + safety mixture (builds the base model first if needed).
 $ALIGN sft recipes/v2_chat.yaml run.name="$RUN-sft" run.overwrite=true
 
+# 2. Reward models initialised from that SFT model: pairwise (Bradley-Terry) and pointwise (BCE).
+for kind in pairwise pointwise; do
+  $ALIGN rm "recipes/v2_rm_$kind.yaml" run.name="$RUN-rm-$kind" run.overwrite=true model.path="runs/$RUN-sft/final"
+done
+
 echo
-echo "[demo] SFT summary (runs/$RUN-sft/summary.json):"
-cat "runs/$RUN-sft/summary.json"
-echo
-echo "[demo] loss curves: runs/$RUN-sft/loss.png; sample generations: runs/$RUN-sft/samples.json"
+for run in "$RUN-sft" "$RUN-rm-pairwise" "$RUN-rm-pointwise"; do
+  echo "[demo] runs/$run/summary.json:"
+  cat "runs/$run/summary.json"
+  echo
+done
+echo "[demo] curves: runs/$RUN-*/loss.png; SFT generations: runs/$RUN-sft/samples.json"
