@@ -150,9 +150,12 @@ class RMRecipe:
 
 @dataclass(frozen=True)
 class RewardEntry:
-    fn: str  # a registered name (math_answer, code_tests) or a dotted path pkg.mod:fn
+    """One reward: a rule-based function (`fn`) or a reward model folder from `align rm` (`model`)."""
+    fn: Optional[str] = None  # a registered name (math_answer, code_tests) or a dotted path pkg.mod:fn
+    model: Optional[str] = None  # an `align rm` output folder (e.g. runs/v2_rm_pairwise/final), served by a Ray actor
+    name: Optional[str] = None  # for metrics; default: the function's name, or the reward model's run name
     weight: float = 1.0
-    timeout_s: float = 30.0
+    timeout_s: Optional[float] = None  # default: the function's own default_timeout_s, else 30 s (reward models 120 s)
     kwargs: dict = field(default_factory=dict)
 
 
@@ -187,7 +190,8 @@ class GRPOConfig:
     advantage_scale: Literal["group", "batch", "none"] = "group"
     loss_aggregation: str = "token_mean"
     max_reward_failure_frac: float = 0.5  # a reward function failing on more of a batch stops the run
-    eval_every: int = 0
+    eval_every: int = 0  # also evaluate every k steps (0: only before and after the stage)
+    save_every: int = 10  # checkpoint every k steps (`run.resume=true` continues from the latest)
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,9 @@ class StageConfig:
     prompts: tuple[DataSource, ...] = ()
     eval_prompts: tuple[DataSource, ...] = ()
     rewards: tuple[RewardEntry, ...] = ()
+    normalize_rewards: bool = False  # normalise each reward within its group before the weighted sum
+    reference: Optional[str] = None  # None: the run's `reference`; "start": this stage's starting policy; or a folder
+    watch: tuple[Literal["math", "code", "refusal"], ...] = ()  # extra held-out checks at every evaluation
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5, warmup_ratio=0.0, schedule="constant", min_lr_ratio=1.0))
     eval_max_prompts: int = 200
@@ -205,12 +212,13 @@ class GRPORecipe:
     command: Literal["grpo"] = "grpo"
     run: RunConfig = field(default_factory=RunConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    reference: Optional[str] = None  # default: the starting policy
+    reference: Optional[str] = None  # the frozen KL reference of every stage; default: `model.path` (the SFT model)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    stages: tuple[int, ...] = (1,)
+    stages: tuple[Literal[1, 2], ...] = (1,)
     stage1: StageConfig = field(default_factory=StageConfig)
+    stage2: StageConfig = field(default_factory=StageConfig)
     max_length: int = 512
 
 
@@ -373,11 +381,32 @@ def check_files(cfg: Any) -> None:
     model = getattr(getattr(cfg, "model", None), "path", "")
     if model and not model.startswith("builtin:") and _looks_local(model) and not Path(model).exists():
         raise ConfigError(f"`model.path` names `{model}`, which does not exist. Use an HF model folder or builtin:tiny-v2.")
+    for stage in getattr(cfg, "stages", ()):
+        check_stage(getattr(cfg, f"stage{stage}"), f"stage{stage}")
     data = getattr(cfg, "data", None)
     for section in ("train", "eval"):
         for i, src in enumerate(getattr(data, section, ()) or ()):
             if _looks_local(src.source) and not Path(src.source).exists():
                 raise ConfigError(f"`data.{section}[{i}].source` names `{src.source}`, which does not exist.")
+
+
+def check_stage(sc: Any, key: str) -> None:
+    """A GRPO stage needs prompts and rewards; each reward names exactly one of `fn` and `model`."""
+    if not sc.prompts:
+        raise ConfigError(f"`{key}.prompts` is empty; list at least one prompt source, e.g. {{source: 'builtin:math'}}.")
+    if not sc.rewards:
+        raise ConfigError(f"`{key}.rewards` is empty; name at least one reward, e.g. {{fn: math_answer}} or "
+                          "{model: runs/v2_rm_pairwise/final}.")
+    for i, r in enumerate(sc.rewards):
+        if (r.fn is None) == (r.model is None):
+            raise ConfigError(f"`{key}.rewards[{i}]` must name exactly one of `fn` (a reward function) and `model` "
+                              f"(a reward-model folder from `align rm`); it names {'both' if r.fn else 'neither'}.")
+        if r.model and r.kwargs:
+            raise ConfigError(f"`{key}.rewards[{i}].kwargs` only applies to reward functions, not to `model` rewards.")
+    for section in ("prompts", "eval_prompts"):
+        for i, src in enumerate(getattr(sc, section)):
+            if _looks_local(src.source) and not Path(src.source).exists():
+                raise ConfigError(f"`{key}.{section}[{i}].source` names `{src.source}`, which does not exist.")
 
 
 def _looks_local(name: str) -> bool:

@@ -37,7 +37,7 @@ def bench_align(a) -> dict:
     args = [sys.executable, "-m", "align.cli", "grpo", "recipes/v2_grpo.yaml", f"model.path={a.model}",
             f"run.output_dir={out}", "run.tensorboard=false", "stage1.rewards=[{fn: math_answer}]",
             f"stage1.prompts=[{{source: 'builtin:math', max_rows: {a.prompts}}}]",
-            "stage1.eval_prompts=[]", f"stage1.grpo.steps={a.steps}", f"stage1.grpo.prompts_per_step={a.prompts}",
+            "stages=[1]", "stage1.eval_prompts=[]", f"stage1.grpo.steps={a.steps}", f"stage1.grpo.prompts_per_step={a.prompts}",
             f"stage1.grpo.group_size={a.group}", f"stage1.grpo.max_new_tokens={a.new_tokens}",
             f"stage1.grpo.micro_batch_size={a.prompts * a.group}", "stage1.grpo.updates_per_batch=1"]
     proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True)

@@ -1,13 +1,29 @@
-"""`align grpo [RECIPE]`: GRPO on the hybrid engine (stage 1: verifiable rewards).
+"""`align grpo [RECIPE]`: two-stage GRPO on the hybrid engine, as DeepSeek-V2.
+
+Stage 1 (reasoning) rewards verifiable answers: math against ground truth, code by unit
+tests in a sandbox. Stage 2 (human preference) rewards the scores of reward models
+trained by `align rm`, served as Ray actors, optionally mixed with rule-based rewards.
+`stages` picks which run; each stage starts from the previous stage's `final/` and
+writes its own `stageN/` folder (metrics, checkpoints, summary, final).
 
 One driver process controls Ray actors: N vLLM rollout engines, M DeepSpeed training
-workers (the SFT worker, objective "grpo"), a frozen reference model and the reward
-functions (guarded, in the driver's reward thread pool; the code reward runs every
-completion in its own sandboxed process tree). Each step:
+workers (the SFT worker, objective "grpo"), a frozen reference model and the rewards
+(guarded, in the driver's reward thread pool; the code reward runs every completion in
+its own sandboxed process tree). Each step:
 
   prompts -> G completions each (vLLM) -> rewards -> group-normalised advantages
   -> reference and old log-probs -> `updates_per_batch` clipped policy updates
   -> weight sync to every rollout engine (every `rollout.sync_every` steps)
+
+The KL reference of every stage is the SFT model (`model.path`) unless the recipe says
+otherwise (`reference`, or `stageN.reference: start` for the stage's own starting
+policy). One fixed anchor keeps stage 2 close to the distribution the reward models were
+trained on (their samples come from the SFT model, and they are least trustworthy far
+from it, where reward hacking starts), and makes KL values comparable across stages.
+
+`run.resume=true` skips the stages whose summary.json exists and continues the
+interrupted one from its latest checkpoint (`grpo.save_every`): prompts are drawn per
+(seed, step) and vLLM samples with a per-step seed, so resumed steps see the same data.
 
 Departures from DeepSeek-V2 / DeepSeekMath: the paper's stage-1 reward for code is
 compiler feedback + unit tests from a reward model trained on them; here the unit
@@ -17,8 +33,10 @@ vLLM and the trainer differ slightly; that difference is logged every step.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -27,10 +45,12 @@ from align.algos.schedule import lr_at
 from align.config import ConfigError
 from align.workflows import common
 from align.workflows import grpo_parts as parts
+from align.workflows.grpo_eval import evaluate
+from align.workflows.grpo_rewards import build_rewards, check_reward_functions, check_reward_models
 from align.workflows.models import resolve_model
-from align.workflows.outputs import MetricsLog, plot_curves, prepare_output, read_metrics, write_summary
+from align.workflows.outputs import MetricsLog, plot_curves, prepare_output, write_summary
 
-EVAL_NAMES = {"math_answer": "math_accuracy", "code_tests": "code_pass_rate"}
+AFTER_ONLY = ("refusal_rate_harmful", "over_refusal_rate_benign")  # also reported without the _after suffix
 
 
 @dataclass
@@ -43,77 +63,115 @@ class Actors:
 
 def run(cfg) -> dict:
     policy_path = _policy_path(cfg)
+    _check_inputs(cfg)
     out = prepare_output(cfg)
-    t_start = time.time()
     tok = common.load_tokenizer(policy_path)
-    summary: dict = {"command": "grpo"}
+    summary: dict = {"command": "grpo", "stages": list(cfg.stages)}
     for stage in cfg.stages:
-        stage_cfg = getattr(cfg, f"stage{stage}")
-        summary[f"stage{stage}"] = run_stage(cfg, stage, stage_cfg, policy_path, out / f"stage{stage}", tok)
-        policy_path = str(out / f"stage{stage}" / "final")
-    summary["wall_seconds"] = round(time.time() - t_start, 1)
-    write_summary(out, summary)
+        stage_out = out / f"stage{stage}"
+        if cfg.run.resume and (stage_out / "summary.json").exists():
+            summary[f"stage{stage}"] = json.loads((stage_out / "summary.json").read_text())
+            print(f"[align] resume: stage {stage} is complete ({stage_out}/summary.json); skipping it", flush=True)
+        else:
+            summary[f"stage{stage}"] = run_stage(cfg, stage, policy_path, stage_out, tok)
+        policy_path = str(stage_out / "final")
+        summary["wall_seconds"] = round(sum(summary[f"stage{s}"]["wall_seconds"] for s in cfg.stages
+                                            if f"stage{s}" in summary), 1)
+        write_summary(out, summary)
     print(f"[align] grpo done in {summary['wall_seconds']:.0f}s; outputs in {out}/", flush=True)
     return summary
 
 
 def _policy_path(cfg) -> str:
     path = cfg.model.path
-    if not path.startswith("builtin:") and not (__import__("pathlib").Path(path) / "config.json").exists():
+    if not path.startswith("builtin:") and not (Path(path) / "config.json").exists():
         raise ConfigError(f"`model.path` is `{path}`, which holds no model. GRPO starts from an SFT policy: run "
                           "`align sft recipes/v2_chat.yaml` first, or point `model.path` at an HF model folder.")
     return resolve_model(path)
 
 
-def run_stage(cfg, stage: int, sc, policy_path: str, out, tok) -> dict:
-    from rewards import RewardSpec, load_reward
+def _check_inputs(cfg) -> None:
+    """Everything every stage needs, checked before stage 1 spends any time."""
+    check_reward_models(cfg)
+    check_reward_functions(cfg)
+    for stage in cfg.stages:
+        sc = getattr(cfg, f"stage{stage}")
+        parts.load_prompt_rows(sc.prompts + sc.eval_prompts)
+        ref = sc.reference if sc.reference not in (None, "start") else cfg.reference
+        if ref and not ref.startswith("builtin:") and not (Path(ref) / "config.json").exists():
+            key = f"stage{stage}.reference" if sc.reference else "reference"
+            raise ConfigError(f"`{key}` is `{ref}`, which holds no model; name an HF model folder (the SFT run's "
+                              "final/), or leave it unset for `model.path`.")
 
+
+def reference_path(cfg, sc, policy_path: str) -> str:
+    """The stage's frozen KL reference: `stageN.reference` ("start": the stage's starting
+    policy), else the run's `reference`, else `model.path` (the SFT model)."""
+    if sc.reference == "start":
+        return policy_path
+    return resolve_model(sc.reference or cfg.reference or cfg.model.path)
+
+
+def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
+    sc = getattr(cfg, f"stage{stage}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
     t0 = time.time()
     rows = parts.load_prompt_rows(sc.prompts)
     eval_rows = parts.load_prompt_rows(sc.eval_prompts)[: sc.eval_max_prompts]
-    reward_fns = [load_reward(RewardSpec(e.fn, weight=e.weight, timeout_s=e.timeout_s, kwargs=dict(e.kwargs)))
-                  for e in sc.rewards]
-    if not reward_fns:
-        raise ConfigError(f"`stage{stage}.rewards` is empty; name at least one reward function (e.g. math_answer).")
-    actors = start_actors(cfg, sc, policy_path, tok)
-    log = MetricsLog(out, cfg.run.tensorboard)
+    actors = start_actors(cfg, sc, policy_path, reference_path(cfg, sc, policy_path))
+    rewards = build_rewards(cfg, sc, cfg.trainer.threads_per_worker)
+    start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
+    log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
     try:
         sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
         diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, cfg.rollout.sync_check_tol)
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
               f"{sync['sync_bytes'] / 1e6:.1f} MB in {sync['sync_seconds']:.2f}s)", flush=True)
-        before = evaluate(actors, tok, eval_rows, reward_fns, cfg.run.seed)
-        log.log(0, **{f"eval/{k}": v for k, v in before.items()}, sync_check_max_abs_diff=diff)
-        train_loop(cfg, sc, actors, tok, rows, reward_fns, log)
+        evaluator = lambda: evaluate(actors, tok, eval_rows, rewards, sc, cfg.run.seed)  # noqa: E731
+        before = _before(out, start, evaluator)
+        if start == 0:
+            log.log(0, **{f"eval/{k}": v for k, v in before.items()}, sync_check_max_abs_diff=diff)
+        train_loop(cfg, sc, actors, tok, rows, rewards, log, start, out, (t0, prior_wall), evaluator)
         if sc.grpo.steps % cfg.rollout.sync_every:
             actors.scheduler.before_weight_sync()
             parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
         final_diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, cfg.rollout.sync_check_tol)
-        after = evaluate(actors, tok, eval_rows, reward_fns, cfg.run.seed)
+        after = evaluator()
         log.log(sc.grpo.steps, **{f"eval/{k}": v for k, v in after.items()})
         common.save_final(actors.trainers, out, policy_path)
     finally:
         log.close()
+        rewards.close()
         stop_actors(actors)
     result = {f"{k}_before": v for k, v in before.items()} | {f"{k}_after": v for k, v in after.items()}
-    result["wall_seconds"] = round(time.time() - t0, 1)
+    result |= {k: after[k] for k in AFTER_ONLY if k in after}
+    result["wall_seconds"] = round(prior_wall + time.time() - t0, 1)
     result["sync_check_max_abs_diff"] = diff
     result["sync_check_final_max_abs_diff"] = final_diff
     result["swap_events"] = actors.scheduler.events[-8:]
     write_summary(out, result)
-    plot_curves(out, ["reward_mean", "kl", "clip_frac", "loss", "logprob_mismatch", "zero_variance_frac"],
+    plot_curves(out, ["reward_mean", "kl", "clip_frac", "loss", "completion_len", "zero_variance_frac"],
                 "curves.png", f"align grpo stage {stage}")
     return result
 
 
-def start_actors(cfg, sc, policy_path: str, tok) -> Actors:
+def _before(out: Path, start: int, evaluate_now) -> dict:
+    """The stage's starting evaluation, computed once (a resumed stage reads it back)."""
+    path = out / "eval_before.json"
+    if start > 0 and path.exists():
+        return json.loads(path.read_text())
+    result = evaluate_now()
+    path.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
     import ray
 
     from engine.reference import ReferenceWorker
     from engine.rollout import RolloutEngine
-    from engine.scheduler import Sides, SwapScheduler
+    from engine.scheduler import SwapScheduler
 
     g = sc.grpo
     batch = g.prompts_per_step * g.group_size
@@ -124,10 +182,9 @@ def start_actors(cfg, sc, policy_path: str, tok) -> Actors:
                                  max_model_len=cfg.max_length + g.max_new_tokens,
                                  enable_sleep=r.placement == "colocated" and r.gpus_per_engine > 0)
                for i in range(r.num_engines)]
-    ref_path = cfg.reference or policy_path
     # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
     reference = ray.remote(ReferenceWorker).options(num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(
-        resolve_model(ref_path), cfg.model.dtype, threads=cfg.trainer.threads_per_worker)
+        ref_path, cfg.model.dtype, threads=cfg.trainer.threads_per_worker)
     scheduler = SwapScheduler(r.placement, _sides(trainers, engines, reference))
     scheduler.start()
     return Actors(trainers, engines, reference, scheduler)
@@ -165,35 +222,41 @@ def stop_actors(actors: Actors) -> None:
 
 
 # ---------------------------------------------------------------------- the loop
-def train_loop(cfg, sc, actors: Actors, tok, rows, reward_fns, log: MetricsLog) -> None:
+def train_loop(cfg, sc, actors: Actors, tok, rows, rewards, log: MetricsLog, start: int, out: Path,
+               clock: tuple[float, float], evaluator) -> None:
+    """Steps `start`..`steps`: a GRPO step, the weight sync, metrics, checkpoints, evaluations."""
     g = sc.grpo
-    bar = common.progress(g.steps, 0, "grpo")
+    bar = common.progress(g.steps, start, f"grpo stage {out.name[-1]}")
     try:
-        for step in range(g.steps):
+        for step in range(start, g.steps):
             lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio,
                        sc.optim.schedule)
-            metrics = grpo_step(cfg, sc, actors, tok, rows, reward_fns, step, lr)
+            metrics = grpo_step(cfg, sc, actors, tok, rows, rewards, step, lr)
             if (step + 1) % cfg.rollout.sync_every == 0:
                 actors.scheduler.before_weight_sync()
                 metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s))
             metrics["swap_events"] = len(actors.scheduler.events)
+            if g.eval_every and (step + 1) % g.eval_every == 0 and step + 1 < g.steps:
+                metrics.update({f"eval/{k}": v for k, v in evaluator().items()})
             log.log(step + 1, lr=lr, **metrics)
+            if g.save_every and (step + 1) % g.save_every == 0 and step + 1 < g.steps:
+                common.save_checkpoint(actors.trainers.group, out, step + 1, clock[1] + time.time() - clock[0])
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics.get('kl', 0):.3f}")
     finally:
         bar.close()
 
 
-def grpo_step(cfg, sc, actors: Actors, tok, rows, reward_fns, step: int, lr: float) -> dict:
+def grpo_step(cfg, sc, actors: Actors, tok, rows, rewards, step: int, lr: float) -> dict:
     g = sc.grpo
     actors.scheduler.before_generate()
     batch_rows = parts.pick_prompts(rows, g.prompts_per_step, cfg.run.seed, step)
     samples, gen_s = parts.generate(actors.engines, tok, batch_rows, g.group_size, g, cfg.run.seed * 100003 + step)
-    values, metrics = parts.score(samples, reward_fns, g.max_reward_failure_frac)
+    values, metrics = parts.score(samples, rewards.fns, g.max_reward_failure_frac)
     per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id)
     t0 = time.perf_counter()
     _reference_and_old_logprobs(cfg, g, actors, per_rank)
-    rewards, adv, adv_stats = _advantages(g, reward_fns, values, per_rank, len(samples))
+    combined, adv, adv_stats = _advantages(sc, rewards.weights, values, per_rank, len(samples))
     parts.set_advantages(per_rank, adv)
     n_tokens = sum(len(s.completion_ids) for s in samples)
     slots = len(per_rank) * len(per_rank[0])
@@ -207,24 +270,28 @@ def grpo_step(cfg, sc, actors: Actors, tok, rows, reward_fns, step: int, lr: flo
         train = _reduce(results, n_tokens, slots)
     lengths = torch.tensor([len(s.completion_ids) for s in samples], dtype=torch.float32)
     return {**metrics, **train, **{k: float(v) for k, v in adv_stats.items()},
-            "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()),
+            "reward_mean": float(combined.mean()), "reward_std": float(combined.std()),
             "completion_len": float(lengths.mean()),
             "generation_seconds": gen_s, "train_seconds": time.perf_counter() - t0,
             "tokens_per_second": float(lengths.sum()) / max(gen_s, 1e-9)}
 
 
-def _advantages(g, reward_fns, values, per_rank, n: int):
-    """Combined reward (minus beta * KL when folded into the reward) -> group advantages.
-    Completions no reward function could judge are left out of their group's statistics."""
-    from align.algos.combine import combine, reward_matrix
+def _advantages(sc, weights: list[float], values, per_rank, n: int):
+    """Weighted reward sum (each reward first normalised within its group when the stage says
+    so; minus beta * KL when folded into the reward) -> group advantages. Returns the raw
+    weighted sum [N] for the metrics, the advantages [N] and their statistics. Completions no
+    reward function could judge are left out of their group's statistics."""
+    from align.algos.combine import combine, group_normalise, reward_matrix
 
+    g = sc.grpo
     matrix = reward_matrix(values)
     valid = ~torch.isnan(matrix).all(-1)
-    rewards = combine(matrix, [f.weight for f in reward_fns]).float()
+    raw = combine(matrix, weights).float()
+    rewards = combine(group_normalise(matrix, g.group_size), weights).float() if sc.normalize_rewards else raw
     if g.kl_in_reward:
         rewards = rewards - g.beta * parts.sequence_kl(per_rank, n, g.kl_estimator)
     adv, stats = group_advantages(rewards, g.group_size, scale=g.advantage_scale, valid=valid)
-    return rewards, adv, stats
+    return raw, adv, stats
 
 
 def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> None:
@@ -265,23 +332,3 @@ def _reduce(results: list[dict], n_tokens: int, slots: int) -> dict:
         if k in results[0]:
             out[k] = sum(r[k] for r in results) / slots
     return out
-
-
-# ---------------------------------------------------------------------- evaluation
-def evaluate(actors: Actors, tok, rows: list[dict], reward_fns, seed: int) -> dict:
-    """Greedy accuracy per reward function on held-out prompts (rows a function can judge)."""
-    from types import SimpleNamespace
-
-    if not rows:
-        return {}
-    actors.scheduler.before_generate()
-    g = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=128)
-    samples, _ = parts.generate(actors.engines, tok, rows, 1, g, seed)
-    values, _ = parts.score(samples, reward_fns, 1.0)
-    result = {}
-    for fn, vals in zip(reward_fns, values):
-        got = [v for v in vals if v is not None]
-        if got:
-            result[EVAL_NAMES.get(fn.name, f"{fn.name}_mean")] = sum(got) / len(got)
-    actors.scheduler.before_train()
-    return result

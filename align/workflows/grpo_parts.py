@@ -40,15 +40,31 @@ def load_prompt_rows(sources) -> list[dict]:
 
     rows = []
     for src in sources:
-        got = load_rows(src.source, src.split, src.max_rows)
-        for i, r in enumerate(got):
-            if not isinstance(r, dict) or not isinstance(r.get("prompt"), (str, list)):
-                raise ConfigError(f"{src.source} row {i}: a GRPO prompt row needs a `prompt` field (string or conversation).")
-        rows += got
+        rows += [prompt_row(r, f"{src.source} row {i}") for i, r in enumerate(load_rows(src.source, src.split, src.max_rows))]
     # one schema for every row: a batch that happens to hold only math rows still passes
-    # `tests=[None, ...]` to the code reward (None: "not mine to judge"), not no column at all
+    # `tests=[None, ...]` to the code reward (None: "not mine to judge"), not no column at all;
+    # and one prompt shape: where any prompt is a conversation, plain prompts become user turns,
+    # so every reward sees one completion shape per stage (TRL's datasets are all one or the other)
+    if any(isinstance(r["prompt"], list) for r in rows):
+        rows = [r | {"prompt": [{"role": "user", "content": r["prompt"]}]} if isinstance(r["prompt"], str) else r
+                for r in rows]
     keys = {k for r in rows for k in r}
     return [{k: r.get(k) for k in sorted(keys)} for r in rows]
+
+
+def prompt_row(row, where: str) -> dict:
+    """A `prompt` row as is; a `messages` conversation becomes its turns before the last
+    assistant reply (TRL's implicit prompt), the reply itself is dropped."""
+    if isinstance(row, dict) and "prompt" not in row and isinstance(row.get("messages"), list):
+        turns = row["messages"]
+        cut = len(turns) - 1 if turns and isinstance(turns[-1], dict) and turns[-1].get("role") == "assistant" else len(turns)
+        row = {k: v for k, v in row.items() if k != "messages"} | {"prompt": turns[:cut]}
+        if not cut:
+            raise ConfigError(f"{where}: the conversation has no turn before the assistant's reply to use as a prompt.")
+    if not isinstance(row, dict) or not isinstance(row.get("prompt"), (str, list)):
+        raise ConfigError(f"{where}: a GRPO prompt row needs a `prompt` field (string or conversation) "
+                          "or a `messages` conversation.")
+    return row
 
 
 def prompt_ids(tok, row: dict) -> list[int]:
@@ -91,9 +107,9 @@ def generate(engines: list, tok, rows: list[dict], n: int, g, seed: int) -> tupl
 def score(samples: list[Sample], reward_fns: list, max_fail_frac: float) -> tuple[list[list], dict]:
     """Run every guarded reward function on the batch; stop on too many failures."""
     prompts = [s.row["prompt"] for s in samples]
-    completions = [s.text for s in samples]
+    completions = [completion_for(s) for s in samples]
     keys = sorted({k for s in samples for k in s.row} - {"prompt"})
-    columns = {k: [s.row.get(k) for s in samples] for k in keys}
+    columns = {k: [s.row.get(k) for s in samples] for k in keys} | {"completion_ids": [s.completion_ids for s in samples]}
     results, metrics = [], {}
     for fn in reward_fns:
         before = fn.stats().failed_samples
@@ -112,6 +128,11 @@ def score(samples: list[Sample], reward_fns: list, max_fail_frac: float) -> tupl
         metrics[f"reward/{fn.name}/seconds"] = time.perf_counter() - t0
         results.append(values)
     return results, metrics
+
+
+def completion_for(s: Sample):
+    """TRL's shapes: a string after a string prompt, an assistant turn after a conversation."""
+    return s.text if isinstance(s.row["prompt"], str) else [{"role": "assistant", "content": s.text}]
 
 
 def _last_error(fn) -> str:

@@ -8,3 +8,9 @@ def prefers_short(prompts, completions, **columns):
 
 def always_raises(prompts, completions, **columns):
     raise RuntimeError("this reward function is broken on purpose")
+
+
+def short_reply(prompts, completions, **columns):
+    """prefers_short for either completion shape (a string, or TRL's [{"role": "assistant", ...}])."""
+    texts = [c if isinstance(c, str) else "".join(m["content"] for m in c) for c in completions]
+    return [max(0.0, 1.0 - len(t) / 80.0) for t in texts]

@@ -5,7 +5,7 @@ import pytest
 
 from tests.workflows.cli import run_align as align, weights
 
-SHORT = ["model.path=builtin:tiny-v2@init", "run.tensorboard=false", "max_length=128",
+SHORT = ["model.path=builtin:tiny-v2@init", "run.tensorboard=false", "max_length=128", "stages=[1]",
          "stage1.prompts=[{source: 'builtin:math', max_rows: 64}]",
          "stage1.eval_prompts=[{source: 'builtin:math', split: test, max_rows: 8}]",
          "stage1.rewards=[{fn: 'tests.workflows.custom_rewards:prefers_short'}, {fn: math_answer}]",

@@ -1,0 +1,80 @@
+"""Held-out evaluation of a GRPO stage, with the live rollout engines (greedy decoding).
+
+`evaluate` scores the stage's own eval prompts with the stage's rewards (math accuracy,
+code pass rate, reward-model score) and runs the stage's `watch` checks, the signs of
+reward hacking that are cheap to measure: stage-1 math accuracy or code pass rate during
+stage 2, refusal rate on harmful prompts and over-refusal on benign look-alikes, and the
+response length. Every check is a function in `WATCHES`.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from align.workflows import grpo_parts as parts
+
+EVAL_NAMES = {"math_answer": "math_accuracy", "code_tests": "code_pass_rate"}
+GREEDY = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=128)
+REFUSAL_NEW_TOKENS = 48  # as `align sft`'s refusal evaluation, so the rates compare
+
+
+def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int) -> dict:
+    """Mean reward per function on `rows` (named by EVAL_NAMES), `rm_score` (the weighted
+    sum of the reward models' scores), response length, then every `sc.watch` check."""
+    actors.scheduler.before_generate()
+    result = _reward_means(actors.engines, tok, rows, rewards, seed) if rows else {}
+    for name in sc.watch:
+        result.update(WATCHES[name](actors.engines, tok, sc.eval_max_prompts, seed))
+    actors.scheduler.before_train()
+    return result
+
+
+def _reward_means(engines, tok, rows, rewards, seed: int) -> dict:
+    samples, _ = parts.generate(engines, tok, rows, 1, GREEDY, seed)
+    values, _ = parts.score(samples, rewards.fns, 1.0)
+    result, rm_total = {}, 0.0
+    for fn, vals in zip(rewards.fns, values):
+        got = [v for v in vals if v is not None]
+        if not got:
+            continue
+        mean = sum(got) / len(got)
+        if fn.name in rewards.model_names:
+            result[f"rm_score/{fn.name}"] = mean
+            rm_total += fn.weight * mean
+        else:
+            result[EVAL_NAMES.get(fn.name, f"{fn.name}_mean")] = mean
+    if rewards.model_names:
+        result["rm_score"] = rm_total
+    result["response_len"] = sum(len(s.completion_ids) for s in samples) / len(samples)
+    return result
+
+
+def _accuracy(source: str, reward: str):
+    def check(engines, tok, max_prompts: int, seed: int) -> dict:
+        from align.data.loaders import load_rows
+        from rewards import load_reward
+
+        rows = [parts.prompt_row(r, source) for r in load_rows(source, "test")[:max_prompts]]
+        samples, _ = parts.generate(engines, tok, rows, 1, GREEDY, seed)
+        values, _ = parts.score(samples, [load_reward(reward)], 1.0)
+        got = [v for v in values[0] if v is not None]
+        return {EVAL_NAMES[reward]: sum(got) / max(1, len(got))}
+
+    return check
+
+
+def refusal_rates(engines, tok, max_prompts: int, seed: int) -> dict:
+    """Refusal rate on held-out harmful prompts, over-refusal on held-out benign look-alikes."""
+    from align.data.loaders import load_rows
+    from align.data.safety import is_refusal
+
+    g = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=REFUSAL_NEW_TOKENS)
+    out = {}
+    for source, key in (("harmful_prompts", "refusal_rate_harmful"), ("benign_prompts", "over_refusal_rate_benign")):
+        rows = load_rows(f"builtin:{source}", "test")[:max_prompts]
+        samples, _ = parts.generate(engines, tok, rows, 1, g, seed)
+        out[key] = sum(is_refusal(s.text) for s in samples) / max(1, len(samples))
+    return out
+
+
+WATCHES = {"math": _accuracy("builtin:math", "math_answer"), "code": _accuracy("builtin:code", "code_tests"),
+           "refusal": refusal_rates}

@@ -1,0 +1,88 @@
+"""The rewards of one GRPO stage: rule-based functions and served reward models, one guarded path.
+
+A recipe entry names either a function (`fn: math_answer`, `fn: "my_pkg.mod:fn"`, TRL's
+`fn: "trl.rewards:think_format_reward"`) or a reward-model folder written by `align rm`
+(`model: runs/v2_rm_pairwise/final`). A reward model is started as a Ray actor
+(engine.reward_model.RewardModelServer) and wrapped in TRL's reward contract, then guarded
+like any function: a timeout, failures counted, too many failures stop the run. Stage 2 of
+DeepSeek-V2 (helpfulness and safety reward models) is then just a list of entries with
+weights; `normalize_rewards` puts them on one scale within each group before the sum.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from align.config import ConfigError
+
+MODEL_TIMEOUT_S = 120.0
+
+
+@dataclass
+class StageRewards:
+    fns: list  # GuardedReward, in recipe order
+    model_names: set[str] = field(default_factory=set)  # which of them are reward models
+    servers: list = field(default_factory=list)  # the reward-model actors, killed with the stage
+
+    @property
+    def weights(self) -> list[float]:
+        return [f.weight for f in self.fns]
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self.servers:
+            ray.kill(actor)
+        self.servers.clear()
+
+
+def model_name(entry) -> str:
+    """`runs/v2_rm_pairwise/final` -> `v2_rm_pairwise` (the run name), unless the entry names it."""
+    path = Path(entry.model)
+    return entry.name or (path.parent.name if path.name == "final" else path.name)
+
+
+def check_reward_models(cfg) -> None:
+    """Every reward-model folder of every stage to run must exist before stage 1 starts."""
+    for stage in cfg.stages:
+        for i, entry in enumerate(getattr(cfg, f"stage{stage}").rewards):
+            if entry.model and not (Path(entry.model) / "config.json").is_file():
+                raise ConfigError(
+                    f"`stage{stage}.rewards[{i}].model` is `{entry.model}`, which holds no reward model (no "
+                    "config.json). Train it first, e.g. `align rm recipes/v2_rm_pairwise.yaml`, or point it at the "
+                    "`final/` folder of an `align rm` run.")
+
+
+def check_reward_functions(cfg) -> None:
+    """Load (without running) every reward function of every stage: a typo fails before any work."""
+    from rewards import RewardLoadError, RewardSpec, load_reward
+
+    for stage in cfg.stages:
+        for i, e in enumerate(getattr(cfg, f"stage{stage}").rewards):
+            if e.fn:
+                try:
+                    load_reward(RewardSpec(e.fn, weight=e.weight, timeout_s=e.timeout_s, kwargs=dict(e.kwargs)))
+                except RewardLoadError as exc:
+                    raise ConfigError(f"`stage{stage}.rewards[{i}].fn`: {exc}") from None
+
+
+def build_rewards(cfg, sc, threads: int) -> StageRewards:
+    """Guarded reward functions for stage config `sc`, reward models served by fresh actors."""
+    from engine.reward_model import as_reward_function, start_server
+    from rewards import GuardedReward, RewardSpec, load_reward
+
+    out = StageRewards([])
+    for e in sc.rewards:
+        if e.fn:
+            spec = RewardSpec(e.fn, weight=e.weight, timeout_s=e.timeout_s, kwargs=dict(e.kwargs), name=e.name)
+            out.fns.append(load_reward(spec))
+            continue
+        name = model_name(e)
+        actor = start_server(e.model, num_gpus=cfg.trainer.gpus_per_worker and 0.01, dtype=cfg.model.dtype,
+                             threads=threads, max_length=cfg.max_length + sc.grpo.max_new_tokens,
+                             batch_size=sc.grpo.micro_batch_size)
+        out.servers.append(actor)
+        out.model_names.add(name)
+        out.fns.append(GuardedReward(as_reward_function(actor, name), name=name, weight=e.weight,
+                                     timeout_s=e.timeout_s or MODEL_TIMEOUT_S))
+    return out
