@@ -39,13 +39,15 @@ def _grpo(cfg):
 COMMANDS: dict[str, Command] = {
     "sft": Command("supervised fine-tuning (and the built-in base pretraining)", None, _sft),
     "rm": Command("reward models (pairwise or pointwise) initialised from the SFT model", None, _rm),
-    "grpo": Command("GRPO with verifiable rewards on the vLLM + DeepSpeed hybrid engine", "recipes/v2_grpo.yaml", _grpo),
+    "grpo": Command("two-stage GRPO (verifiable rewards, then reward models) on the vLLM + DeepSpeed hybrid engine", "recipes/v2_grpo.yaml", _grpo),
 }
 
 EPILOG = """examples:
   align sft recipes/v2_chat.yaml
   align sft recipes/v2_chat.yaml sft.epochs=1 run.name=quick
   align rm recipes/v2_rm_pairwise.yaml
+  align grpo                     (= align grpo recipes/v2_grpo.yaml: stage 1, then stage 2)
+  align grpo stages=[2] model.path=runs/v2_grpo/stage1/final
   align validate recipes/v2_chat.yaml
 overrides are dotted keys with YAML values: optim.lr=3e-4, data.max_length=128, run.resume=true"""
 
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
             print(f"[align] {args.recipe}: valid `{cfg.command}` recipe")
             return 0
-        cfg = load_recipe(args.recipe, args.overrides, command=args.command)
+        recipe, overrides = _recipe_and_overrides(args)
+        cfg = load_recipe(recipe, overrides, command=args.command)
         COMMANDS[args.command].run(cfg)
         return 0
     except (ConfigError, DataError) as exc:
@@ -94,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("align: interrupted; resume with run.resume=true", file=sys.stderr)
         return 130
+
+
+def _recipe_and_overrides(args) -> tuple[str, list[str]]:
+    """`align grpo stages=[2]`: a first argument that is an override, not a file, means the default recipe."""
+    default = COMMANDS[args.command].default_recipe
+    if default and args.recipe and "=" in args.recipe and not args.recipe.endswith((".yaml", ".yml")):
+        return default, [args.recipe, *args.overrides]
+    return args.recipe, list(args.overrides)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ which returns a ``GuardedReward``: failures (raise, hang, NaN, wrong length) bec
 ``None`` and are counted, never raised.
 
 Built-ins: ``math_answer`` (column ``answer``) and ``code_tests`` (columns ``tests``,
-``entry_point``, ``code_prefix``; runs code in ``rewards.sandbox``). They are imported on
+``entry_point``, ``code_prefix``; runs code in ``rewards.sandbox``) and ``refusal`` (column
+``kind``: refuse harmful requests, help with benign ones). They are imported on
 first use. This package imports only the standard library (and sympy inside a worker
 process); never ``align``, ``engine``, vllm, ray or deepspeed.
 """

@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 _REGISTRY: dict[str, Callable] = {}
 _LOCK = threading.RLock()
-_BUILTIN_MODULES = {"math_answer": "rewards.math_answer", "code_tests": "rewards.code_tests"}
+_BUILTIN_MODULES = {"math_answer": "rewards.math_answer", "code_tests": "rewards.code_tests",
+                    "refusal": "rewards.refusal"}
 
 
 class RewardLoadError(ValueError):

@@ -119,7 +119,9 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     t0 = time.time()
     rows = parts.load_prompt_rows(sc.prompts)
     eval_rows = parts.load_prompt_rows(sc.eval_prompts)[: sc.eval_max_prompts]
-    actors = start_actors(cfg, sc, policy_path, reference_path(cfg, sc, policy_path))
+    ref_path = reference_path(cfg, sc, policy_path)
+    print(f"[align] stage {stage}: policy {policy_path}, KL reference {ref_path}", flush=True)
+    actors = start_actors(cfg, sc, policy_path, ref_path)
     rewards = build_rewards(cfg, sc, cfg.trainer.threads_per_worker)
     start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
     log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)

@@ -15,8 +15,8 @@ SPLITS = ("train", "test")
 SCHEMAS = {
     "helpful_chat": {"messages": list, "source": str},
     "safety_chat": {"messages": list, "kind": str, "source": str},
-    "harmful_prompts": {"prompt": str, "source": str},
-    "benign_prompts": {"prompt": str, "source": str},
+    "harmful_prompts": {"prompt": str, "kind": str, "source": str},
+    "benign_prompts": {"prompt": str, "kind": str, "source": str},
     "pretrain_corpus": {"text": str},
     "math": {"prompt": str, "answer": str},
     "code": {"prompt": str, "tests": str, "entry_point": str},

@@ -95,7 +95,7 @@ def build_safety_chat() -> dict[str, list[dict]]:
 
 
 def _prompts(kind: str) -> dict[str, list[dict]]:
-    return {s: [{"prompt": x["prompt"], "source": x["source"]} for x in xs if x["kind"] == kind]
+    return {s: [{"prompt": x["prompt"], "kind": kind, "source": x["source"]} for x in xs if x["kind"] == kind]
             for s, xs in safety_items().items()}
 
 
