@@ -13,7 +13,7 @@ from tests.workflows.cli import REPO, run_align as align, weights
 
 STAGE1 = ["stage1.prompts=[{source: 'builtin:math', max_rows: 64}]",
           "stage1.eval_prompts=[{source: 'builtin:math', split: test, max_rows: 8}]",
-          "stage1.rewards=[{fn: math_answer}]", "stage1.grpo.steps=2", "stage1.grpo.prompts_per_step=4",
+          "stage1.rewards=[{fn: math_answer}, {fn: 'tests.workflows.custom_rewards:short_reply'}]", "stage1.grpo.steps=2", "stage1.grpo.prompts_per_step=4",
           "stage1.grpo.group_size=4", "stage1.grpo.max_new_tokens=16", "stage1.grpo.micro_batch_size=8",
           "stage1.optim.lr=1e-3"]
 STAGE2 = ["stage2.prompts=[{source: 'builtin:helpful_chat', max_rows: 64}, {source: 'builtin:harmful_prompts', max_rows: 32}]",
