@@ -93,7 +93,7 @@ def load_train(cfg, tok) -> tuple[list, int]:
 def load_eval(cfg, tok, src) -> EvalSet:
     """A held-out source: pairs (chosen/rejected columns) or points (completion column)."""
     first = load_rows(src.source, src.split, 1)
-    name = src.source.removeprefix("builtin:")
+    name = source_name(src.source)
     if first and "completion" in first[0]:
         return EvalSet(name, [], load_points(tok, src, cfg.data.max_length, POINT_COLUMN[cfg.rm.pointwise_loss]))
     return EvalSet(name, load_pairs(tok, src, cfg.data.max_length)[0], [])
@@ -179,6 +179,13 @@ def scores(group, seqs: list[tuple[int, ...]], pad_id: int) -> torch.Tensor:
     return out
 
 
+def source_name(source: str) -> str:
+    """A short metric name: `builtin:safety_pairs` -> safety_pairs, `data/prefs.jsonl` -> prefs,
+    `Anthropic/hh-rlhf` -> hh-rlhf (the full source is in recipe.yaml)."""
+    path = Path(source.removeprefix("builtin:"))
+    return path.stem if path.suffix in (".jsonl", ".json", ".parquet") else path.name
+
+
 def evaluate(group, evals: list[EvalSet], cfg, pad_id: int) -> dict:
     result, all_c, all_r, all_s = {}, [], [], []
     for e in evals:
@@ -186,7 +193,7 @@ def evaluate(group, evals: list[EvalSet], cfg, pad_id: int) -> dict:
             s = scores(group, [x for p in e.pairs for x in (p.chosen, p.rejected)], pad_id)
             c, r = s[0::2], s[1::2]
             result[f"pairwise_accuracy/{e.name}"] = pairwise_accuracy(c, r)
-            for kind in sorted({p.source.split("/")[0] for p in e.pairs}):
+            for kind in sorted({p.source.split("/")[0] for p in e.pairs} - {""}):  # rows without `source`: no kind
                 idx = torch.tensor([i for i, p in enumerate(e.pairs) if p.source.split("/")[0] == kind])
                 result[f"pairwise_accuracy/{e.name}/{kind}"] = pairwise_accuracy(c[idx], r[idx])
             all_c, all_r, all_s = all_c + [c], all_r + [r], all_s + [s]
