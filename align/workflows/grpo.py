@@ -117,7 +117,7 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
     t0 = time.time()
-    rows = parts.load_prompt_rows(sc.prompts)
+    rows, weights = parts.load_prompt_pool(sc.prompts)
     eval_rows = parts.load_prompt_rows(sc.eval_prompts)[: sc.eval_max_prompts]
     ref_path = reference_path(cfg, sc, policy_path)
     print(f"[align] stage {stage}: policy {policy_path}, KL reference {ref_path}", flush=True)
@@ -134,7 +134,7 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         before = _before(out, start, evaluator)
         if start == 0:
             log.log(0, **{f"eval/{k}": v for k, v in before.items()}, sync_check_max_abs_diff=diff)
-        train_loop(cfg, sc, actors, tok, rows, rewards, log, start, out, (t0, prior_wall), evaluator)
+        train_loop(cfg, sc, actors, tok, (rows, weights), rewards, log, start, out, (t0, prior_wall), evaluator)
         if sc.grpo.steps % cfg.rollout.sync_every:
             actors.scheduler.before_weight_sync()
             parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
@@ -224,7 +224,7 @@ def stop_actors(actors: Actors) -> None:
 
 
 # ---------------------------------------------------------------------- the loop
-def train_loop(cfg, sc, actors: Actors, tok, rows, rewards, log: MetricsLog, start: int, out: Path,
+def train_loop(cfg, sc, actors: Actors, tok, pool, rewards, log: MetricsLog, start: int, out: Path,
                clock: tuple[float, float], evaluator) -> None:
     """Steps `start`..`steps`: a GRPO step, the weight sync, metrics, checkpoints, evaluations."""
     g = sc.grpo
@@ -233,7 +233,7 @@ def train_loop(cfg, sc, actors: Actors, tok, rows, rewards, log: MetricsLog, sta
         for step in range(start, g.steps):
             lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio,
                        sc.optim.schedule)
-            metrics = grpo_step(cfg, sc, actors, tok, rows, rewards, step, lr)
+            metrics = grpo_step(cfg, sc, actors, tok, pool, rewards, step, lr)
             if (step + 1) % cfg.rollout.sync_every == 0:
                 actors.scheduler.before_weight_sync()
                 metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s))
@@ -249,10 +249,11 @@ def train_loop(cfg, sc, actors: Actors, tok, rows, rewards, log: MetricsLog, sta
         bar.close()
 
 
-def grpo_step(cfg, sc, actors: Actors, tok, rows, rewards, step: int, lr: float) -> dict:
+def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float) -> dict:
+    """One step; `pool` = (prompt rows, their sampling weights)."""
     g = sc.grpo
     actors.scheduler.before_generate()
-    batch_rows = parts.pick_prompts(rows, g.prompts_per_step, cfg.run.seed, step)
+    batch_rows = parts.pick_prompts(*pool, n=g.prompts_per_step, seed=cfg.run.seed, step=step)
     samples, gen_s = parts.generate(actors.engines, tok, batch_rows, g.group_size, g, cfg.run.seed * 100003 + step)
     values, metrics = parts.score(samples, rewards.fns, g.max_reward_failure_frac)
     per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id)

@@ -36,11 +36,25 @@ class Sample:
 
 # ---------------------------------------------------------------------- prompts
 def load_prompt_rows(sources) -> list[dict]:
+    return load_prompt_pool(sources)[0]
+
+
+def load_prompt_pool(sources) -> tuple[list[dict], list[float]]:
+    """Prompt rows of every source and each row's sampling weight: a source's rows share its
+    `weight`, so sources are drawn at the ratios of their weights, whatever their sizes."""
     from align.data.loaders import load_rows
 
-    rows = []
+    rows, weights = [], []
     for src in sources:
-        rows += [prompt_row(r, f"{src.source} row {i}") for i, r in enumerate(load_rows(src.source, src.split, src.max_rows))]
+        got = [prompt_row(r, f"{src.source} row {i}") for i, r in enumerate(load_rows(src.source, src.split, src.max_rows))]
+        if not got:
+            raise ConfigError(f"prompt source `{src.source}` (split {src.split}) has no rows.")
+        rows += got
+        weights += [src.weight / len(got)] * len(got)
+    return _one_shape(rows), weights
+
+
+def _one_shape(rows: list[dict]) -> list[dict]:
     # one schema for every row: a batch that happens to hold only math rows still passes
     # `tests=[None, ...]` to the code reward (None: "not mine to judge"), not no column at all;
     # and one prompt shape: where any prompt is a conversation, plain prompts become user turns,
@@ -75,10 +89,16 @@ def prompt_ids(tok, row: dict) -> list[int]:
     return encode_prompt(tok, messages)
 
 
-def pick_prompts(rows: list[dict], n: int, seed: int, step: int) -> list[dict]:
-    """Deterministic per (seed, step): resume draws the same prompts."""
+def pick_prompts(rows: list[dict], weights: list[float] | None = None, *, n: int, seed: int, step: int) -> list[dict]:
+    """`n` rows drawn without replacement (while there are enough) with probability
+    proportional to `weights` (Efraimidis-Spirakis keys u^(1/w)); deterministic per
+    (seed, step), so a resumed run draws the same prompts."""
     rng = random.Random(f"{seed}:{step}")
-    return rng.sample(rows, n) if n <= len(rows) else [rng.choice(rows) for _ in range(n)]
+    if n > len(rows):
+        return [rng.choices(rows, weights)[0] for _ in range(n)]
+    weights = weights or [1.0] * len(rows)
+    keys = [rng.random() ** (1.0 / w) if w > 0 else -1.0 for w in weights]
+    return [rows[i] for i in sorted(range(len(rows)), key=lambda i: -keys[i])[:n]]
 
 
 # ---------------------------------------------------------------------- generation

@@ -16,7 +16,8 @@ RECIPE = "recipes/v2_grpo.yaml"
 def test_default_recipe_runs_both_stages_with_reward_models():
     cfg = load_recipe(RECIPE)
     assert cfg.stages == (1, 2)
-    assert [r.model for r in cfg.stage2.rewards] == ["runs/v2_rm_pairwise/final", "runs/v2_rm_pointwise/final"]
+    assert [r.model for r in cfg.stage2.rewards if r.model] == ["runs/v2_rm_pairwise/final", "runs/v2_rm_pointwise/final"]
+    assert [r.fn for r in cfg.stage2.rewards if r.fn] == ["refusal"]
     assert cfg.stage2.normalize_rewards and set(cfg.stage2.watch) == {"math", "refusal"}
 
 
