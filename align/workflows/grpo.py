@@ -187,6 +187,7 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
     # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
     reference = ray.remote(ReferenceWorker).options(num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(
         ref_path, cfg.model.dtype, threads=cfg.trainer.threads_per_worker)
+    ray.get([e.info.remote() for e in engines])  # engines up before the first sync is timed
     scheduler = SwapScheduler(r.placement, _sides(trainers, engines, reference))
     scheduler.start()
     return Actors(trainers, engines, reference, scheduler)
