@@ -45,9 +45,8 @@ class MetricsLog:
     def __init__(self, out: Path, tensorboard: bool = True, keep_until_step: int | None = None) -> None:
         self.path = out / "metrics.jsonl"
         if keep_until_step is not None and self.path.exists():  # resume: drop rows past the checkpoint
-            rows = [line for line in self.path.read_text().splitlines() if line.strip()]
-            kept = [r for r in rows if json.loads(r).get("step", 0) <= keep_until_step]
-            self.path.write_text("".join(r + "\n" for r in kept))
+            kept = [r for r in _parse(self.path) if r.get("step", 0) <= keep_until_step]
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
         self.tb = _tensorboard(out / "tensorboard") if tensorboard else None
 
     def log(self, step: int, **metrics: Any) -> None:
@@ -88,7 +87,20 @@ def _plain(v: Any) -> Any:
 
 def read_metrics(out: Path) -> list[dict]:
     path = out / "metrics.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    return _parse(path) if path.exists() else []
+
+
+def _parse(path: Path) -> list[dict]:
+    """metrics.jsonl rows; a line cut off by a killed run (or otherwise unreadable) is skipped."""
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and "step" in row:
+            rows.append(row)
+    return rows
 
 
 def write_summary(out: Path, summary: dict) -> None:

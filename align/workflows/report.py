@@ -46,7 +46,8 @@ def load_parts(folder: Path) -> list[Part]:
     command = (summary or {}).get("command") or _recipe_command(folder)
     stages = sorted(p for p in folder.glob("stage*") if p.is_dir())
     if command == "grpo" and stages:
-        return [Part(f"{folder.name} · {s.name}", "grpo", s, _json(s / "summary.json"), read_metrics(s)) for s in stages]
+        return [Part(f"{folder.name} · {s.name}", "grpo", s, _json(s / "summary.json") or (summary or {}).get(s.name),
+                     read_metrics(s)) for s in stages]
     return [Part(folder.name, command or "?", folder, summary, read_metrics(folder))]
 
 
@@ -150,7 +151,7 @@ def render(parts: list[Part], table: list[dict], path: Path) -> None:
     for (row, _), cell in t.get_celld().items():
         cell.set_height(unit * (1 if row == 0 else cells[row - 1][1].count("\n") + 1))
     fig.suptitle("align pipeline report", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the title
     fig.savefig(path, dpi=90)
     plt.close(fig)
 

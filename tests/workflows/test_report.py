@@ -69,3 +69,13 @@ def test_missing_run_and_existing_report_exit_2_untouched(tmp_path):
     again = _report(*runs, "--out", out)
     assert again.returncode == 2 and "--overwrite" in again.stderr
     assert (out / "report.png").stat().st_mtime_ns == before
+
+
+def test_cut_off_metrics_line_and_stage_figures_only_at_top_level(tmp_path):
+    run = _run(tmp_path / "g", "grpo", {"stage1": {"math_accuracy_after": 0.3333}}, [])
+    (run / "stage1").mkdir()
+    (run / "stage1" / "metrics.jsonl").write_text('{"step": 1, "reward_mean": 0.5, "kl": 0.0}\n{"step": 2, "rew')
+    out = tmp_path / "report"
+    proc = _report(run, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "report.json").read_text()) == [{"run": "g · stage1", "math_accuracy_after": 0.333}]
