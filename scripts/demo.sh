@@ -21,7 +21,7 @@ done
 
 # 3. GRPO stage 1 (math and code, verifiable) then stage 2 (the two reward models + the refusal rule).
 $ALIGN grpo recipes/v2_grpo.yaml run.name="$RUN-grpo" run.overwrite=true model.path="runs/$RUN-sft/final" \
-  "stage2.rewards=[{model: runs/$RUN-rm-pairwise/final}, {model: runs/$RUN-rm-pointwise/final}, {fn: refusal, weight: 4.0}]"
+  "stage2.rewards=[{model: runs/$RUN-rm-pairwise/final}, {model: runs/$RUN-rm-pointwise/final}, {fn: refusal, weight: 6.0}]"
 
 # 4. One page: curves of every stage and a table of the summary figures.
 .venv/bin/python scripts/report.py "runs/$RUN-sft" "runs/$RUN-rm-pairwise" "runs/$RUN-rm-pointwise" "runs/$RUN-grpo" \
