@@ -130,7 +130,9 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, cfg.rollout.sync_check_tol)
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
               f"{sync['sync_bytes'] / 1e6:.1f} MB in {sync['sync_seconds']:.2f}s)", flush=True)
-        evaluator = lambda: evaluate(actors, tok, eval_rows, rewards, sc, cfg.run.seed)  # noqa: E731
+        def evaluator(tag: str | None = None) -> dict:  # tag: also keep generations in samples_<tag>.json
+            return evaluate(actors, tok, eval_rows, rewards, sc, cfg.run.seed, tag and out / f"samples_{tag}.json")
+
         before = _before(out, start, evaluator)
         if start == 0:
             log.log(0, **{f"eval/{k}": v for k, v in before.items()}, sync_check_max_abs_diff=diff)
@@ -139,7 +141,7 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
             actors.scheduler.before_weight_sync()
             parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
         final_diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, cfg.rollout.sync_check_tol)
-        after = evaluator()
+        after = evaluator("after")
         log.log(sc.grpo.steps, **{f"eval/{k}": v for k, v in after.items()})
         common.save_final(actors.trainers, out, policy_path)
     finally:
@@ -163,7 +165,7 @@ def _before(out: Path, start: int, evaluate_now) -> dict:
     path = out / "eval_before.json"
     if start > 0 and path.exists():
         return json.loads(path.read_text())
-    result = evaluate_now()
+    result = evaluate_now("before")
     path.write_text(json.dumps(result, indent=2))
     return result
 

@@ -8,29 +8,37 @@ response length. Every check is a function in `WATCHES`.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from align.workflows import grpo_parts as parts
 
+KEEP_SAMPLES = 40
 EVAL_NAMES = {"math_answer": "math_accuracy", "code_tests": "code_pass_rate"}
 GREEDY = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=128)
 REFUSAL_NEW_TOKENS = 48  # as `align sft`'s refusal evaluation, so the rates compare
 
 
-def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int) -> dict:
+def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int, samples_path: Path | None = None) -> dict:
     """Mean reward per function on `rows` (named by EVAL_NAMES), `rm_score` (the weighted
-    sum of the reward models' scores), response length, then every `sc.watch` check."""
+    sum of the reward models' scores), response length, then every `sc.watch` check. With
+    `samples_path`, the first generations and their rewards are saved there to read."""
     actors.scheduler.before_generate()
-    result = _reward_means(actors.engines, tok, rows, rewards, seed) if rows else {}
+    result = _reward_means(actors.engines, tok, rows, rewards, seed, samples_path) if rows else {}
     for name in sc.watch:
         result.update(WATCHES[name](actors.engines, tok, sc.eval_max_prompts, seed))
     actors.scheduler.before_train()
     return result
 
 
-def _reward_means(engines, tok, rows, rewards, seed: int) -> dict:
+def _reward_means(engines, tok, rows, rewards, seed: int, samples_path: Path | None) -> dict:
     samples, _ = parts.generate(engines, tok, rows, 1, GREEDY, seed)
     values, _ = parts.score(samples, rewards.fns, 1.0)
+    if samples_path is not None:
+        keep = [{"prompt": s.row["prompt"], "response": s.text, **{f.name: v[i] for f, v in zip(rewards.fns, values)}}
+                for i, s in enumerate(samples[:KEEP_SAMPLES])]
+        samples_path.write_text(json.dumps(keep, indent=1))
     result, rm_total = {}, 0.0
     for fn, vals in zip(rewards.fns, values):
         got = [v for v in vals if v is not None]

@@ -91,6 +91,9 @@ def test_stage2_metrics_name_every_reward_and_watch(two_stage):
     evals = {r["step"] for r in rows if "eval/rm_score" in r}
     assert evals == {0, 2, 3}  # before, eval_every=2, after
     assert all("eval/refusal_rate_harmful" in r and "eval/math_accuracy" in r for r in rows if "eval/rm_score" in r)
+    samples = json.loads((out / "stage2" / "samples_after.json").read_text())
+    assert len(samples) == 8 and all(isinstance(x["response"], str) and "tiny_rm" in x for x in samples)
+    assert (out / "stage2" / "samples_before.json").exists() and (out / "stage1" / "samples_after.json").exists()
 
 
 def test_killed_in_stage2_resumes_across_the_boundary(two_stage, reward_model, tmp_path):
