@@ -46,7 +46,7 @@ from align.config import ConfigError
 from align.workflows import common
 from align.workflows import grpo_parts as parts
 from align.workflows.grpo_eval import evaluate
-from align.workflows.grpo_rewards import build_rewards, check_reward_functions, check_reward_models
+from align.workflows.grpo_rewards import StageRewards, build_rewards, check_reward_functions, check_reward_models
 from align.workflows.models import resolve_model
 from align.workflows.outputs import MetricsLog, plot_curves, prepare_output, write_summary
 
@@ -121,15 +121,16 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     eval_rows = parts.load_prompt_rows(sc.eval_prompts)[: sc.eval_max_prompts]
     ref_path = reference_path(cfg, sc, policy_path)
     print(f"[align] stage {stage}: policy {policy_path}, KL reference {ref_path}", flush=True)
-    actors = start_actors(cfg, sc, policy_path, ref_path)
-    rewards = build_rewards(cfg, sc, cfg.trainer.threads_per_worker)
-    start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
-    log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
-    try:
+    actors, rewards, log = start_actors(cfg, sc, policy_path, ref_path), StageRewards([]), None
+    try:  # everything started is stopped, whatever fails
+        rewards = build_rewards(cfg, sc, cfg.trainer.threads_per_worker)
+        start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
+        log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
         sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
         diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, cfg.rollout.sync_check_tol)
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
               f"{sync['sync_bytes'] / 1e6:.1f} MB in {sync['sync_seconds']:.2f}s)", flush=True)
+
         def evaluator(tag: str | None = None) -> dict:  # tag: also keep generations in samples_<tag>.json
             return evaluate(actors, tok, eval_rows, rewards, sc, cfg.run.seed, tag and out / f"samples_{tag}.json")
 
@@ -145,7 +146,8 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         log.log(sc.grpo.steps, **{f"eval/{k}": v for k, v in after.items()})
         common.save_final(actors.trainers, out, policy_path)
     finally:
-        log.close()
+        if log is not None:
+            log.close()
         rewards.close()
         stop_actors(actors)
     result = {f"{k}_before": v for k, v in before.items()} | {f"{k}_after": v for k, v in after.items()}
