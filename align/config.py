@@ -385,9 +385,14 @@ def check_files(cfg: Any) -> None:
         check_stage(getattr(cfg, f"stage{stage}"), f"stage{stage}")
     data = getattr(cfg, "data", None)
     for section in ("train", "eval"):
-        for i, src in enumerate(getattr(data, section, ()) or ()):
-            if _looks_local(src.source) and not Path(src.source).exists():
-                raise ConfigError(f"`data.{section}[{i}].source` names `{src.source}`, which does not exist.")
+        check_sources(getattr(data, section, ()) or (), f"data.{section}")
+
+
+def check_sources(sources, key: str) -> None:
+    """Local files among `sources` (recipe key `key`) must exist."""
+    for i, src in enumerate(sources):
+        if _looks_local(src.source) and not Path(src.source).exists():
+            raise ConfigError(f"`{key}[{i}].source` names `{src.source}`, which does not exist.")
 
 
 def check_stage(sc: Any, key: str) -> None:
@@ -404,9 +409,7 @@ def check_stage(sc: Any, key: str) -> None:
         if r.model and r.kwargs:
             raise ConfigError(f"`{key}.rewards[{i}].kwargs` only applies to reward functions, not to `model` rewards.")
     for section in ("prompts", "eval_prompts"):
-        for i, src in enumerate(getattr(sc, section)):
-            if _looks_local(src.source) and not Path(src.source).exists():
-                raise ConfigError(f"`{key}.{section}[{i}].source` names `{src.source}`, which does not exist.")
+        check_sources(getattr(sc, section), f"{key}.{section}")
 
 
 def _looks_local(name: str) -> bool:

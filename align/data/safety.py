@@ -59,3 +59,18 @@ REFUSALS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
 REFUSALS: tuple[str, ...] = tuple(r for group in REFUSALS_BY_CATEGORY.values() for r in group)
 
 from rewards.refusal import is_refusal  # noqa: E402,F401  (the detector lives with the reward that uses it)
+
+# held-out prompts a refusal evaluation generates on -> the rate it reports
+REFUSAL_SETS = {"harmful": "refusal_rate_harmful", "benign": "over_refusal_rate_benign"}
+
+
+def refusal_eval_prompts(max_prompts: int) -> dict[str, list[dict]]:
+    """The test splits of builtin:harmful_prompts and builtin:benign_prompts, by set name."""
+    from align.data.loaders import load_rows
+
+    return {k: load_rows(f"builtin:{k}_prompts", "test")[:max_prompts] for k in REFUSAL_SETS}
+
+
+def refusal_rates(texts: dict[str, list[str]]) -> dict[str, float]:
+    """Generated replies per set -> refusal_rate_harmful and over_refusal_rate_benign."""
+    return {REFUSAL_SETS[k]: sum(map(is_refusal, v)) / max(1, len(v)) for k, v in texts.items()}

@@ -171,12 +171,10 @@ def save_final(group, out: Path, model_path: str) -> None:
 def refusal_eval(cfg, model_path: str, tok) -> dict:
     """Refusal rate on held-out harmful prompts, over-refusal on benign look-alikes (vLLM)."""
     from align.data.chat import encode_prompt
-    from align.data.loaders import load_rows
-    from align.data.safety import is_refusal
+    from align.data.safety import is_refusal, refusal_eval_prompts, refusal_rates
 
     e = cfg.eval
-    sets = {"harmful": load_rows("builtin:harmful_prompts", "test")[: e.max_prompts],
-            "benign": load_rows("builtin:benign_prompts", "test")[: e.max_prompts]}
+    sets = refusal_eval_prompts(e.max_prompts)
     prompts = {k: [encode_prompt(tok, [{"role": "user", "content": r["prompt"]}]) for r in rows] for k, rows in sets.items()}
     engine = make_rollout(cfg, model_path)
     try:
@@ -191,9 +189,7 @@ def refusal_eval(cfg, model_path: str, tok) -> dict:
     samples = {k: [{"prompt": r["prompt"], "response": t, "refusal": f} for r, t, f in zip(sets[k], texts[k], refused[k])][:20]
                for k in sets}
     (Path(model_path).parent / "samples.json").write_text(json.dumps(samples, indent=2))
-    return {"refusal_rate_harmful": sum(refused["harmful"]) / max(1, len(refused["harmful"])),
-            "over_refusal_rate_benign": sum(refused["benign"]) / max(1, len(refused["benign"])),
-            "n_harmful": len(refused["harmful"]), "n_benign": len(refused["benign"])}
+    return {**refusal_rates(texts), "n_harmful": len(refused["harmful"]), "n_benign": len(refused["benign"])}
 
 
 def make_rollout(cfg, model_path: str, num_cpus: float = 1.0):

@@ -70,19 +70,15 @@ def _accuracy(source: str, reward: str):
     return check
 
 
-def refusal_rates(engines, tok, max_prompts: int, seed: int) -> dict:
+def _refusal(engines, tok, max_prompts: int, seed: int) -> dict:
     """Refusal rate on held-out harmful prompts, over-refusal on held-out benign look-alikes."""
-    from align.data.loaders import load_rows
-    from align.data.safety import is_refusal
+    from align.data.safety import refusal_eval_prompts, refusal_rates
 
     g = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=REFUSAL_NEW_TOKENS)
-    out = {}
-    for source, key in (("harmful_prompts", "refusal_rate_harmful"), ("benign_prompts", "over_refusal_rate_benign")):
-        rows = load_rows(f"builtin:{source}", "test")[:max_prompts]
-        samples, _ = parts.generate(engines, tok, rows, 1, g, seed)
-        out[key] = sum(is_refusal(s.text) for s in samples) / max(1, len(samples))
-    return out
+    texts = {k: [s.text for s in parts.generate(engines, tok, rows, 1, g, seed)[0]]
+             for k, rows in refusal_eval_prompts(max_prompts).items()}
+    return refusal_rates(texts)
 
 
 WATCHES = {"math": _accuracy("builtin:math", "math_answer"), "code": _accuracy("builtin:code", "code_tests"),
-           "refusal": refusal_rates}
+           "refusal": _refusal}

@@ -95,7 +95,7 @@ def pick_prompts(rows: list[dict], weights: list[float] | None = None, *, n: int
     (seed, step), so a resumed run draws the same prompts."""
     rng = random.Random(f"{seed}:{step}")
     if n > len(rows):
-        return [rng.choices(rows, weights)[0] for _ in range(n)]
+        return rng.choices(rows, weights, k=n)
     weights = weights or [1.0] * len(rows)
     keys = [rng.random() ** (1.0 / w) if w > 0 else -1.0 for w in weights]
     return [rows[i] for i in sorted(range(len(rows)), key=lambda i: -keys[i])[:n]]

@@ -53,15 +53,21 @@ def check_reward_models(cfg) -> None:
                     "`final/` folder of an `align rm` run.")
 
 
+def _spec(entry):
+    from rewards import RewardSpec
+
+    return RewardSpec(entry.fn, weight=entry.weight, timeout_s=entry.timeout_s, kwargs=dict(entry.kwargs), name=entry.name)
+
+
 def check_reward_functions(cfg) -> None:
     """Load (without running) every reward function of every stage: a typo fails before any work."""
-    from rewards import RewardLoadError, RewardSpec, load_reward
+    from rewards import RewardLoadError, load_reward
 
     for stage in cfg.stages:
         for i, e in enumerate(getattr(cfg, f"stage{stage}").rewards):
             if e.fn:
                 try:
-                    load_reward(RewardSpec(e.fn, weight=e.weight, timeout_s=e.timeout_s, kwargs=dict(e.kwargs)))
+                    load_reward(_spec(e))
                 except RewardLoadError as exc:
                     raise ConfigError(f"`stage{stage}.rewards[{i}].fn`: {exc}") from None
 
@@ -69,13 +75,12 @@ def check_reward_functions(cfg) -> None:
 def build_rewards(cfg, sc, threads: int) -> StageRewards:
     """Guarded reward functions for stage config `sc`, reward models served by fresh actors."""
     from engine.reward_model import as_reward_function, start_server
-    from rewards import GuardedReward, RewardSpec, load_reward
+    from rewards import GuardedReward, load_reward
 
     out = StageRewards([])
     for e in sc.rewards:
         if e.fn:
-            spec = RewardSpec(e.fn, weight=e.weight, timeout_s=e.timeout_s, kwargs=dict(e.kwargs), name=e.name)
-            out.fns.append(load_reward(spec))
+            out.fns.append(load_reward(_spec(e)))
             continue
         name = model_name(e)
         actor = start_server(e.model, num_gpus=cfg.trainer.gpus_per_worker and 0.01, dtype=cfg.model.dtype,
