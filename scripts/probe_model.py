@@ -27,6 +27,8 @@ def copy_nll(path: str, n: int = 30) -> tuple[float, float]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from engine.objectives import sequence_logprobs
+
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path).eval()
     r, first, repeat = random.Random(1), 0.0, 0.0
     for _ in range(n):
@@ -35,9 +37,8 @@ def copy_nll(path: str, n: int = 30) -> tuple[float, float]:
         b = tok.encode("\n" + seq, add_special_tokens=False)
         ids = torch.tensor([a + b])
         with torch.no_grad():
-            logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
-        nll = -logp.gather(1, ids[0, 1:, None])[:, 0]
-        first += nll[5 : len(a) - 1].mean().item()  # the sequence's own tokens, after the lead words
+            nll = -sequence_logprobs(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)})[0]
+        first += nll[5 : len(a) - 1].mean().item()  # the sequence's tokens after its first (nll[t] scores t+1)
         repeat += nll[len(a) + 1 :].mean().item()  # the repeat, after its first token
     return first / n, repeat / n
 
