@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -29,13 +31,25 @@ def cache_root() -> Path:
 
 def builtin_dir() -> Path:
     """Cache folder for the built-in model, keyed by what shapes it."""
-    import align.data.builtin as data
+    return cache_root() / "models" / f"{BUILTIN_NAME}-{_content_key()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _content_key() -> str:
+    """Hash of the model shape, the base recipe's settings (its comments do not count),
+    this module, the tokenizer code and the corpus text itself (about a second to build):
+    any change to what the base learns from names a new cache folder."""
+    from align.data.builtin import load_builtin
 
     h = hashlib.sha1()
-    for path in (MODEL_YAML, BASE_RECIPE, Path(__file__), REPO / "align" / "models" / "tokenizer.py"):
-        h.update(path.read_bytes() if path.exists() else b"")
-    h.update(str(getattr(data, "DATA_VERSION", 0)).encode())
-    return cache_root() / "models" / f"{BUILTIN_NAME}-{h.hexdigest()[:10]}"
+    for path in (MODEL_YAML, BASE_RECIPE):
+        h.update(json.dumps(yaml.safe_load(path.read_text()), sort_keys=True).encode())
+    for path in (Path(__file__), REPO / "align" / "models" / "tokenizer.py"):
+        h.update(path.read_bytes())
+    for split in ("train", "test"):
+        for row in load_builtin("pretrain_corpus", split):
+            h.update(row["text"].encode() + b"\0")
+    return h.hexdigest()[:10]
 
 
 @contextlib.contextmanager

@@ -25,7 +25,6 @@ from .math_tasks import build_math
 from .prefs import build_helpful_pairs, build_helpful_points, build_safety_pairs, build_safety_points
 from .safety import build_benign_prompts, build_harmful_prompts, build_safety_chat
 
-DATA_VERSION = 4  # bump when generated content changes (keys the cached built-in model)
 SPLITS = ("train", "test")
 
 BUILTIN_DATASETS: dict[str, Callable[[], dict[str, list[dict]]]] = {
@@ -57,4 +56,4 @@ def load_builtin(name: str, split: str) -> list[dict]:
     return copy.deepcopy(_built(name)[split])
 
 
-__all__ = ["BUILTIN_DATASETS", "DATA_VERSION", "SPLITS", "load_builtin"]
+__all__ = ["BUILTIN_DATASETS", "SPLITS", "load_builtin"]
