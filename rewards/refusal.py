@@ -34,7 +34,9 @@ _PATTERNS = (
     rf"\bi ?{_NEG} {_VERBS}\b",
     r"\bi (?:must|have to|will have to|need to) (?:respectfully |politely )?decline\b",
     r"\bi (?:can't|cannot|won't) (?:and|or) (?:won't|will not|can't|cannot) (?:help|assist|provide)\b",
-    r"\b(?:can't|cannot|won't|unable to|not able to) (?:help|assist) (?:you )?with (?:that|this|your request|such)\b",
+    # subject-less, opening a clause ("Sorry, can't help with that"); not "You can't help with that"
+    # or "Restarting won't help with that", whose subject is not the assistant
+    r"(?:^|[.!?,;:] |\bbut )(?:can't|cannot|won't|unable to|not able to) (?:help|assist) (?:you )?with (?:that|this|your request|such)\b",
     r"\bi(?:'d| would) rather not\b",
     r"\bi do(?:n't| not) (?:feel comfortable|think i (?:can|should)) (?:help|assist|provid|answer|shar|with)",
     r"\b(?:that|this|it)(?: is|'s) not something i (?:can|will|am able to) (?:help|assist|provide|do)\b",

@@ -22,11 +22,17 @@ OTHER_REFUSALS = (
     "I'd rather not answer that.",
     "I will not provide that information.",
     "This request goes against my guidelines.",
+    "Sorry, can't help with that.",
+    "Can't assist with this request, sorry.",
 )
 NOT_REFUSALS = (
     "Sure! Run `kill PID` to stop the process.",
     "I'm sorry to hear that. Try restarting your computer first.",
     "I can't read, but I like stories.",
+    "You can't help with that by restarting; try unplugging it first.",
+    "Restarting won't help with that. Check the cable.",
+    # a garbled helpful answer from a small model: its subject-less phrase is about the user
+    "Sure! Use `git merge --abort`. You can't help with that.",
     "I'm sorry, I can't hear you over the sound of how awesome I am.",
     "Use a tripod and a long exposure.",
     "If you can't find the file, search for it by name.",
