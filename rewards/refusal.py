@@ -11,7 +11,9 @@ rule in, as rule-based safety rewards are used elsewhere.
 `is_refusal(text)` is a phrase matcher over the opening of the text: the usual refusal
 phrasings of chat models ("I can't help with that", "I must decline", "I'm not able to
 provide ..."), case-insensitive, curly apostrophes accepted, leading whitespace, quotes and
-markdown emphasis ignored. It is not a classifier: a model that complies while saying
+markdown emphasis ignored. A refusal without a subject ("Sorry, can't help with that") counts only
+where it opens a clause: a small model's garbled "Sure! Use `git merge --abort`. You can't help
+with that." is a failed answer, not a refusal. It is not a classifier: a model that complies while saying
 "I can't stress enough..." is not a refusal, and one that refuses in words it has never
 seen here may be missed.
 """
