@@ -1,7 +1,7 @@
 """`align <command> RECIPE [key.sub=value ...]`: parse, validate, dispatch. Nothing else.
 
 Exit codes: 0 success, 2 invalid input (recipe, override, data, model path), 1 a
-failure during the run.
+failure during the run (including a rollout engine that cannot start on this machine).
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ EPILOG = """examples:
   align grpo                     (= align grpo recipes/v2_grpo.yaml: stage 1, then stage 2)
   align grpo stages=[2] model.path=runs/v2_grpo/stage1/final
   align validate recipes/v2_chat.yaml
+  align doctor                   (CPU features, backend choice, versions, sandbox, engine start)
 overrides are dotted keys with YAML values: optim.lr=3e-4, data.max_length=128, run.resume=true"""
 
 
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="load and validate a recipe without running it")
     v.add_argument("recipe")
     v.add_argument("overrides", nargs="*")
+    d = sub.add_parser("doctor", help="CPU features, vLLM backend choice, versions, sandbox, and a rollout-engine start")
+    d.add_argument("--no-engine", action="store_true", help="skip the rollout-engine start (~20 s)")
     return parser
 
 
@@ -76,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
+    if args.command == "doctor":
+        from align.workflows import doctor
+
+        return doctor.run(engine=not args.no_engine)
     try:
         if args.command == "validate":
             cfg = load_recipe(args.recipe, args.overrides)

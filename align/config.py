@@ -165,11 +165,15 @@ class RolloutConfig:
     cpus_per_engine: float = 1.0
     gpus_per_engine: float = 0.0
     placement: Literal["split", "colocated"] = "split"
+    dtype: Optional[Literal["float32", "bfloat16"]] = None  # None: model.dtype (bfloat16 on a float32 trainer adds mismatch)
+    attention_backend: Optional[str] = None  # vLLM attention backend; None: engine.device.rollout_backend picks it
     kv_cache_gib: float = 1.0
     sync_every: int = 1  # weight sync after every k policy updates
     sync_bucket_mb: float = 64.0
     sync_timeout_s: float = 120.0
-    sync_check_tol: float = 1e-3  # max |logp_vllm - logp_trainer| allowed by the start-of-run check
+    # max |logp_vllm - logp_trainer| the start/end sync checks allow; None: 1e-3, which only holds when
+    # rollout and trainer share a dtype (a bfloat16 engine against a float32 trainer must set it)
+    sync_check_tol: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -349,9 +353,13 @@ def read_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"Recipe file `{path}` does not exist. Pass the path of a YAML recipe, e.g. recipes/v2_chat.yaml.")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"Recipe `{path}` is not valid YAML: {exc}") from None
+    if data is None:
+        raise ConfigError(f"Recipe `{path}` is empty (no settings, or only comments), so it would silently run every "
+                          "default. Start from one of recipes/*.yaml, or write the sections you mean, e.g. "
+                          "`model: {path: builtin:tiny-v2}` and `data: {train: [{source: builtin:helpful_chat}]}`.")
     if not isinstance(data, dict):
         raise ConfigError(f"Recipe `{path}` must be a YAML mapping of sections, got {type(data).__name__}.")
     return data
@@ -383,6 +391,8 @@ def check_files(cfg: Any) -> None:
         raise ConfigError(f"`model.path` names `{model}`, which does not exist. Use an HF model folder or builtin:tiny-v2.")
     for stage in getattr(cfg, "stages", ()):
         check_stage(getattr(cfg, f"stage{stage}"), f"stage{stage}")
+    if hasattr(cfg, "rollout"):
+        check_rollout_dtype(cfg)
     data = getattr(cfg, "data", None)
     for section in ("train", "eval"):
         check_sources(getattr(data, section, ()) or (), f"data.{section}")
@@ -393,6 +403,21 @@ def check_sources(sources, key: str) -> None:
     for i, src in enumerate(sources):
         if _looks_local(src.source) and not Path(src.source).exists():
             raise ConfigError(f"`{key}[{i}].source` names `{src.source}`, which does not exist.")
+
+
+def check_rollout_dtype(cfg: Any) -> None:
+    """A rollout engine in another dtype than the trainer cannot pass the default 1e-3 sync check."""
+    r = cfg.rollout
+    if r.dtype and r.dtype != cfg.model.dtype and r.sync_check_tol is None:
+        raise ConfigError(f"`rollout.dtype` is {r.dtype} but the trainer runs in {cfg.model.dtype} (`model.dtype`), so "
+                          "vLLM's log-probs differ from the trainer's by more than the default sync-check tolerance "
+                          "(1e-3 nats) even when the sync is right. Set `rollout.sync_check_tol` to the mismatch you "
+                          "accept (README, platform notes: bf16 AMX rollouts were up to 0.22 nats from fp32), or drop "
+                          "`rollout.dtype`.")
+
+
+def sync_check_tol(cfg: Any) -> float:
+    return 1e-3 if cfg.rollout.sync_check_tol is None else cfg.rollout.sync_check_tol
 
 
 def check_stage(sc: Any, key: str) -> None:

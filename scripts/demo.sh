@@ -9,6 +9,10 @@ export TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 ALIGN=.venv/bin/align
 RUN=${ALIGN_DEMO_RUN:-demo}
 
+# 0. This machine: CPU features, the vLLM backend choice, versions, the sandbox, and a real
+#    rollout-engine start (~20 s), so that a machine vLLM cannot serve stops here, not after 30 minutes.
+$ALIGN doctor
+
 # 1. SFT on the helpfulness + safety mixture (builds the base model first if needed).
 $ALIGN sft recipes/v2_chat.yaml run.name="$RUN-sft" run.overwrite=true
 

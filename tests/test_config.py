@@ -78,3 +78,26 @@ def test_cli_exit_code_2_without_traceback():
 def test_cli_help():
     proc = subprocess.run([sys.executable, "-m", "align.cli", "--help"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 and "sft" in proc.stdout and "validate" in proc.stdout
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n# and another\n"])
+def test_empty_or_comment_only_recipe_is_refused_with_exit_2(tmp_path, text):
+    recipe = tmp_path / "empty.yaml"
+    recipe.write_text(text)
+    out = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "align.cli", "sft", str(recipe), f"run.output_dir={out}"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2, proc.stderr
+    assert f"Recipe `{recipe}` is empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists(), "a refused recipe must not start a run"
+
+
+def test_rollout_dtype_and_backend_keys():
+    with pytest.raises(ConfigError, match="rollout.sync_check_tol"):  # bf16 engine, fp32 trainer, default tolerance
+        load_recipe(REPO / "recipes/v2_grpo.yaml", ["rollout.dtype=bfloat16"])
+    cfg = load_recipe(REPO / "recipes/v2_grpo.yaml", ["rollout.dtype=bfloat16", "rollout.attention_backend=CPU_MLA",
+                                                      "rollout.sync_check_tol=0.3"])
+    assert (cfg.rollout.dtype, cfg.rollout.attention_backend, cfg.rollout.sync_check_tol) == ("bfloat16", "CPU_MLA", 0.3)
+    assert load_recipe(REPO / "recipes/v2_grpo.yaml").rollout.dtype is None  # default: the model's dtype
+    with pytest.raises(ConfigError, match="rollout.dtype"):
+        load_recipe(REPO / "recipes/v2_grpo.yaml", ["rollout.dtype=float8"])

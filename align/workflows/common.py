@@ -192,6 +192,21 @@ def refusal_eval(cfg, model_path: str, tok) -> dict:
     return {**refusal_rates(texts), "n_harmful": len(refused["harmful"]), "n_benign": len(refused["benign"])}
 
 
+def check_rollout_engine(model: str, dtype: str, attention_backend: str | None = None) -> None:
+    """Fail in seconds, before any training, if vLLM cannot start for `model` here (engine.preflight)."""
+    from align.models.builtin import cache_root
+    from align.workflows.models import architecture_path
+    from engine import preflight
+
+    path = architecture_path(model)
+    if not (Path(path) / "config.json").exists():
+        return  # a missing model is reported by the command's own input checks
+    result = preflight.check(path, dtype, attention_backend, cache_dir=cache_root())
+    if not result["cached"]:
+        print(f"[align] rollout engine check passed in {result['seconds']:.0f}s "
+              f"(vLLM {result['attention_backend'] or 'default'} attention, {dtype})", flush=True)
+
+
 def make_rollout(cfg, model_path: str, num_cpus: float = 1.0):
     import ray
 

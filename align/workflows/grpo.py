@@ -42,7 +42,7 @@ import torch
 
 from align.algos.grpo import group_advantages
 from align.algos.schedule import lr_at
-from align.config import ConfigError
+from align.config import ConfigError, sync_check_tol
 from align.workflows import common
 from align.workflows import grpo_parts as parts
 from align.workflows.grpo_eval import evaluate
@@ -62,7 +62,9 @@ class Actors:
 
 
 def run(cfg) -> dict:
-    policy_path = _policy_path(cfg)
+    _check_model_path(cfg)
+    common.check_rollout_engine(cfg.model.path, cfg.rollout.dtype or cfg.model.dtype, cfg.rollout.attention_backend)
+    policy_path = resolve_model(cfg.model.path)
     _check_inputs(cfg)
     out = prepare_output(cfg)
     tok = common.load_tokenizer(policy_path)
@@ -82,12 +84,11 @@ def run(cfg) -> dict:
     return summary
 
 
-def _policy_path(cfg) -> str:
+def _check_model_path(cfg) -> None:
     path = cfg.model.path
     if not path.startswith("builtin:") and not (Path(path) / "config.json").exists():
         raise ConfigError(f"`model.path` is `{path}`, which holds no model. GRPO starts from an SFT policy: run "
                           "`align sft recipes/v2_chat.yaml` first, or point `model.path` at an HF model folder.")
-    return resolve_model(path)
 
 
 def _check_inputs(cfg) -> None:
@@ -127,7 +128,7 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
         log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
         sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
-        diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, cfg.rollout.sync_check_tol)
+        diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, sync_check_tol(cfg))
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
               f"{sync['sync_bytes'] / 1e6:.1f} MB in {sync['sync_seconds']:.2f}s)", flush=True)
 
@@ -141,7 +142,7 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         if sc.grpo.steps % cfg.rollout.sync_every:
             actors.scheduler.before_weight_sync()
             parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
-        final_diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, cfg.rollout.sync_check_tol)
+        final_diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, sync_check_tol(cfg))
         after = evaluator("after")
         log.log(sc.grpo.steps, **{f"eval/{k}": v for k, v in after.items()})
         common.save_final(actors.trainers, out, policy_path)
@@ -184,7 +185,8 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
     trainers = common.start_trainers(_as_sft_like(cfg, sc), policy_path, batch, micro=g.micro_batch_size)
     r = cfg.rollout
     engine_cls = ray.remote(RolloutEngine).options(num_cpus=r.cpus_per_engine, num_gpus=r.gpus_per_engine)
-    engines = [engine_cls.remote(policy_path, dtype=cfg.model.dtype, seed=cfg.run.seed + i, kv_cache_gib=r.kv_cache_gib,
+    engines = [engine_cls.remote(policy_path, dtype=r.dtype or cfg.model.dtype, seed=cfg.run.seed + i,
+                                 kv_cache_gib=r.kv_cache_gib, attention_backend=r.attention_backend,
                                  max_model_len=cfg.max_length + g.max_new_tokens,
                                  enable_sleep=r.placement == "colocated" and r.gpus_per_engine > 0)
                for i in range(r.num_engines)]

@@ -26,6 +26,15 @@ def resolve_model(path: str) -> str:
     raise ConfigError(f"`model.path` is `{path}`; built-in models are {', '.join(BUILTINS)}.")
 
 
+def architecture_path(path: str) -> str:
+    """A folder with `path`'s architecture and tokenizer, built in seconds at most.
+
+    For `builtin:tiny-v2` that is the initial model (the base may not be pretrained yet),
+    so a rollout-engine check can run before the base build's minutes.
+    """
+    return str(builtin.init_path()) if path == "builtin:tiny-v2" else resolve_model(path)
+
+
 def base_path() -> Path:
     folder = builtin.builtin_dir()
     base = folder / "base"

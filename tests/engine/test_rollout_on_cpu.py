@@ -102,6 +102,7 @@ def test_info_and_sleep_are_noops_on_cpu(engine, model_dir):
     assert engine.model_path == str(model_dir)
     info = engine.info()
     assert info["device"] == "cpu" and info["in_process"] and info["start_seconds"] > 0
+    assert (info["attention_backend"], info["dtype"]) == ("CPU_MLA", "float32")  # chosen, not vLLM's AMX default
     assert engine.sleep(level=1) == {"action": "sleep", "done": False, "noop": True, "seconds": 0.0, "level": 1,
                                      "reason": "vLLM has no sleep mode on CPU"}
     assert engine.wake_up(tags=["weights"])["done"] is False

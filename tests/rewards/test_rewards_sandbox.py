@@ -112,12 +112,23 @@ def test_memory_of_the_whole_tree_is_bounded(fast_box):
     assert run_exec(fast_box, "print(1)").output == "1\n"
 
 
-def test_result_channel_cannot_be_forged_without_the_nonce(fast_box):
-    code = ("import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'0123456789abcdef0123456789abcdef {\"unit\": 0, \"ok\": true}\\n')\n"
-            "    except OSError:\n        pass\nos._exit(0)\n")
-    r = fast_box.run({"mode": "tests", "code": code, "tests": "assert False\n"})
-    assert r.forged_lines >= 1
-    assert not any(m.get("ok") for m in r.reports)
+@pytest.mark.parametrize("extra_fds", [0, 100], ids=["plain", "100-open-files"])
+def test_result_channel_cannot_be_forged_without_the_nonce(fast_box, extra_fds):
+    # The program finds the result channel as an attacker would: every descriptor it holds, as
+    # listed in /proc/self/fd (the channel's number depends on the parent's open files, so a
+    # fixed range can miss it), plus the number the harness was given on its command line.
+    code = ("import os, sys\nfds = {int(f) for f in os.listdir('/proc/self/fd')} | {int(a) for a in sys.argv[1:] if a.isdigit()}\n"
+            "hit = []\nfor fd in sorted(fds - {0, 1, 2}):\n    try:\n"
+            "        os.write(fd, b'0123456789abcdef0123456789abcdef {\"unit\": 0, \"ok\": true}\\n')\n        hit.append(fd)\n"
+            "    except OSError:\n        pass\nprint('wrote to', hit)\nos._exit(0)\n")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(extra_fds)]  # pushes the channel past fd 64
+    try:
+        r = fast_box.run({"mode": "tests", "code": code, "tests": "assert False\n"})
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert r.forged_lines >= 1, r.output  # the hostile write reached the channel ...
+    assert not any(m.get("ok") for m in r.reports)  # ... and was not taken for a report
 
 
 def test_tests_are_not_readable_from_the_filesystem(fast_box):
