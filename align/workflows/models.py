@@ -2,7 +2,8 @@
 
 `builtin:tiny-v2` is the pretrained built-in base (built once by
 `recipes/tiny_base.yaml`, ~minutes, cached); `builtin:tiny-v2@init` is the randomly
-initialised model with the built-in tokenizer (seconds; tests and the base build use it).
+initialised model with the built-in tokenizer (seconds; tests and the base build use it);
+`builtin:smollm2-135m` is SmolLM2-135M-Instruct converted from its package (align.models.smollm2).
 """
 from __future__ import annotations
 
@@ -13,17 +14,28 @@ from pathlib import Path
 from align.config import ConfigError
 from align.models import builtin
 
-BUILTINS = ("builtin:tiny-v2", "builtin:tiny-v2@init")
+def _smollm2() -> str:
+    from align.models import smollm2
+
+    try:
+        return str(smollm2.path())
+    except smollm2.PackageMissing as exc:
+        raise ConfigError(str(exc)) from None
+
+
+BUILTINS = {  # name -> a function returning the HF folder (building or converting it once)
+    "builtin:tiny-v2": lambda: str(base_path()),
+    "builtin:tiny-v2@init": lambda: str(builtin.init_path()),
+    "builtin:smollm2-135m": _smollm2,
+}
 
 
 def resolve_model(path: str) -> str:
     if not path.startswith("builtin:"):
         return path
-    if path == "builtin:tiny-v2@init":
-        return str(builtin.init_path())
-    if path == "builtin:tiny-v2":
-        return str(base_path())
-    raise ConfigError(f"`model.path` is `{path}`; built-in models are {', '.join(BUILTINS)}.")
+    if path not in BUILTINS:
+        raise ConfigError(f"`model.path` is `{path}`; built-in models are {', '.join(BUILTINS)}.")
+    return BUILTINS[path]()
 
 
 def architecture_path(path: str) -> str:

