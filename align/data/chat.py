@@ -1,9 +1,10 @@
-"""Chat encoding with assistant-only loss masks.
+"""Chat encoding with the model's own chat template and assistant-only loss masks.
 
-A conversation is encoded segment by segment: `<|bos|>`, then for each message its
-role token, its content and `<|end|>`. Because special tokens split the byte-level
-BPE, the concatenation equals `tokenizer.apply_chat_template(messages)` (a test
-holds this); the loss mask is 1 exactly on assistant content and its `<|end|>`.
+Prompts and conversations are rendered by `tokenizer.apply_chat_template` (so SmolLM2's
+ChatML, the built-in `<|user|>...<|end|>` template or any HF chat model's), and the loss
+mask is found by prefix differences: 1 exactly on each assistant turn's tokens (its content
+and the template's end-of-turn marker). For the built-in template this is the content and
+`<|end|>`, the same positions as its `{% generation %}` mask (a test holds both).
 """
 from __future__ import annotations
 
@@ -39,32 +40,51 @@ def check_messages(messages, where: str) -> None:
         raise DataError(f"{where}: field `messages` has roles {roles}; {ROLE_ORDER_HELP}.")
 
 
-def _special(tokenizer, token: str) -> int:
-    return tokenizer.convert_tokens_to_ids(token)
+def render_ids(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> list[int]:
+    """The model's own chat template, rendered to text and tokenized without extra special tokens."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise DataError(f"the tokenizer of `{getattr(tokenizer, 'name_or_path', '?')}` has no chat template, so "
+                        "conversations cannot be encoded; use a chat model, set `tokenizer.chat_template` in its "
+                        "tokenizer_config.json, or train on `text` rows.")
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    return tokenizer.encode(text, add_special_tokens=False)
 
 
 def encode_messages(tokenizer, messages: list[dict], max_length: int, loss_on: str = "assistant") -> Encoded:
-    """Token ids and loss mask of a conversation, truncated to `max_length`."""
-    end = _special(tokenizer, "<|end|>")
-    ids, mask = [tokenizer.bos_token_id], [0]
-    for m in messages:
-        content = tokenizer.encode(m["content"], add_special_tokens=False)
-        seg = [_special(tokenizer, f"<|{m['role']}|>")] + content + [end]
-        trainable = loss_on == "all" or m["role"] == "assistant"
-        ids += seg
-        mask += [0] + [int(trainable)] * (len(seg) - 1)
+    """Token ids and loss mask of a conversation, truncated to `max_length`.
+
+    The mask is found by prefix differences, so templates without `{% generation %}` markers
+    (ChatML, Llama's) work: assistant turn k's tokens are those `messages[:k + 1]` adds to
+    `messages[:k]` rendered with the generation prompt (content, end-of-turn marker and
+    whatever the template puts after it). A template that does not render prefixes as
+    prefixes (one that rewrites earlier turns) is refused rather than masked wrongly.
+    """
+    ids = render_ids(tokenizer, messages)
     if loss_on == "all":
         mask = [0] + [1] * (len(ids) - 1)
+    else:
+        mask = [0] * len(ids)
+        for k, m in enumerate(messages):
+            if m["role"] != "assistant":
+                continue
+            start = _prefix_len(tokenizer, ids, messages[:k], True)
+            end = _prefix_len(tokenizer, ids, messages[: k + 1], False)
+            mask[start:end] = [1] * (end - start)
     return Encoded(tuple(ids[:max_length]), tuple(mask[:max_length]))
 
 
+def _prefix_len(tokenizer, ids: list[int], head: list[dict], generation_prompt: bool) -> int:
+    part = render_ids(tokenizer, head, add_generation_prompt=generation_prompt) if head else []
+    if ids[: len(part)] != part:
+        raise DataError(f"the chat template of `{getattr(tokenizer, 'name_or_path', '?')}` does not render the first "
+                        f"{len(head)} message(s) as a prefix of the whole conversation, so the assistant-only loss mask "
+                        "cannot be derived; use `data.loss_on: all` or a template that keeps earlier turns verbatim.")
+    return len(part)
+
+
 def encode_prompt(tokenizer, messages: list[dict]) -> list[int]:
-    """Token ids of a prompt (conversation so far) followed by the generation prompt."""
-    end = _special(tokenizer, "<|end|>")
-    ids = [tokenizer.bos_token_id]
-    for m in messages:
-        ids += [_special(tokenizer, f"<|{m['role']}|>")] + tokenizer.encode(m["content"], add_special_tokens=False) + [end]
-    return ids + [_special(tokenizer, "<|assistant|>")]
+    """Token ids of a prompt (conversation so far) followed by the model's generation prompt."""
+    return render_ids(tokenizer, messages, add_generation_prompt=True)
 
 
 def encode_text(tokenizer, text: str) -> list[int]:

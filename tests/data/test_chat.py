@@ -97,3 +97,44 @@ def test_mixture_ratio_and_determinism():
     assert sum(x >= 100 for x in e0) == 2 and len(set(x for x in e0 if x < 100)) == 8
     up = sample_epoch([a, b], [1, 1], 20, seed=0, epoch=0)  # b upsampled: 10 from 3 items
     assert sum(x >= 100 for x in up) == 10 and set(x for x in up if x >= 100) == set(b)
+
+
+@pytest.fixture(scope="module")
+def smol_tokenizer():
+    from transformers import AutoTokenizer
+
+    from align.models import smollm2
+
+    return AutoTokenizer.from_pretrained(smollm2.path())
+
+
+def test_chatml_without_generation_markers_masks_each_assistant_turn(smol_tokenizer):
+    tok = smol_tokenizer
+    assert "{% generation %}" not in tok.chat_template  # HF's assistant mask cannot be used here
+    conv = CONV + [{"role": "user", "content": "And on Windows?"}, {"role": "assistant", "content": "Use taskkill."}]
+    enc = encode_messages(tok, conv, 512)
+    assert list(enc.input_ids) == tok.encode(tok.apply_chat_template(conv, tokenize=False), add_special_tokens=False)
+    text = tok.decode(enc.input_ids)
+    assert text.startswith("<|im_start|>system\n") and "<|im_start|>user\nHow do I kill a Python process?<|im_end|>\n" in text
+    runs, cur = [], []
+    for t, m in zip(enc.input_ids, enc.loss_mask):
+        if m:
+            cur.append(t)
+        elif cur:
+            runs, cur = runs + [cur], []
+    runs += [cur] if cur else []
+    assert [tok.decode(r) for r in runs] == ["Use kill with the PID.<|im_end|>\n", "Use taskkill.<|im_end|>\n"]
+    prompt = encode_prompt(tok, conv[:1])
+    assert tok.decode(prompt).endswith("<|im_start|>assistant\n") and list(enc.input_ids[: len(prompt)]) == prompt
+
+
+def test_template_that_rewrites_earlier_turns_is_refused(small_tokenizer):
+    import copy
+
+    tok = copy.deepcopy(small_tokenizer)
+    tok.chat_template = "{{ bos_token }}{{ messages[-1]['content'] }}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    with pytest.raises(DataError, match="does not render the first 1 message"):
+        encode_messages(tok, CONV, 512)
+    tok.chat_template = None
+    with pytest.raises(DataError, match="has no chat template"):
+        encode_prompt(tok, CONV[:1])
