@@ -192,12 +192,19 @@ def refusal_eval(cfg, model_path: str, tok) -> dict:
     return {**refusal_rates(texts), "n_harmful": len(refused["harmful"]), "n_benign": len(refused["benign"])}
 
 
-def check_rollout_engine(model: str, dtype: str, attention_backend: str | None = None) -> None:
-    """Fail in seconds, before any training, if vLLM cannot start for `model` here (engine.preflight)."""
+def check_rollout_engine(cfg, model: str, dtype: str, attention_backend: str | None = None) -> None:
+    """Fail in seconds, before any training, if vLLM cannot start for `model` here (engine.preflight).
+
+    Skipped when the run joins a Ray cluster (`cluster.address`): the engines then start on
+    other nodes, whose CPUs and GPUs the driver's machine does not tell.
+    """
     from align.models.builtin import cache_root
     from align.workflows.models import architecture_path
     from engine import preflight
 
+    if cfg.cluster.address:
+        print("[align] rollout engine check skipped: the engines start on the Ray cluster's nodes", flush=True)
+        return
     path = architecture_path(model)
     if not (Path(path) / "config.json").exists():
         return  # a missing model is reported by the command's own input checks

@@ -63,7 +63,7 @@ class Actors:
 
 def run(cfg) -> dict:
     _check_model_path(cfg)
-    common.check_rollout_engine(cfg.model.path, cfg.rollout.dtype or cfg.model.dtype, cfg.rollout.attention_backend)
+    common.check_rollout_engine(cfg, cfg.model.path, cfg.rollout.dtype or cfg.model.dtype, cfg.rollout.attention_backend)
     policy_path = resolve_model(cfg.model.path)
     _check_inputs(cfg)
     out = prepare_output(cfg)

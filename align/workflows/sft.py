@@ -64,7 +64,7 @@ class Batches:
 
 def run(cfg) -> dict:
     if cfg.eval.enabled:  # the refusal evaluation at the end runs vLLM: know now that it can start
-        common.check_rollout_engine(cfg.model.path, cfg.model.dtype)
+        common.check_rollout_engine(cfg, cfg.model.path, cfg.model.dtype)
     model_path = resolve_model(cfg.model.path)
     out = prepare_output(cfg)
     t_start = time.time()
