@@ -99,12 +99,17 @@ class SFTConfig:
     group_by_length: bool = True  # batches of similar lengths (HF's group_by_length): less padding
 
 
+# held-out generation checks (align.workflows.benchmarks.CHECKS; gsm8k and xstest need $ALIGN_BENCHMARKS)
+CheckName = Literal["math", "code", "refusal", "gsm8k", "xstest"]
+
+
 @dataclass(frozen=True)
 class GenEvalConfig:
     enabled: bool = True
+    watch: tuple[CheckName, ...] = ("refusal",)  # checks on the final model
+    baseline: bool = False  # also run them on the starting model (the summary then has before/after)
     max_prompts: int = 200
-    max_new_tokens: int = 48
-    temperature: float = 0.0
+    max_new_tokens: Optional[int] = None  # cap on every check's reply (None: each check's own, 48 to 256 tokens)
     kv_cache_gib: float = 1.0
 
 
@@ -205,7 +210,7 @@ class StageConfig:
     rewards: tuple[RewardEntry, ...] = ()
     normalize_rewards: bool = False  # normalise each reward within its group before the weighted sum
     reference: Optional[str] = None  # None: the run's `reference`; "start": this stage's starting policy; or a folder
-    watch: tuple[Literal["math", "code", "refusal"], ...] = ()  # extra held-out checks at every evaluation
+    watch: tuple[CheckName, ...] = ()  # extra held-out checks at every evaluation
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5, warmup_ratio=0.0, schedule="constant", min_lr_ratio=1.0))
     eval_max_prompts: int = 200
@@ -396,6 +401,16 @@ def check_files(cfg: Any) -> None:
     data = getattr(cfg, "data", None)
     for section in ("train", "eval"):
         check_sources(getattr(data, section, ()) or (), f"data.{section}")
+    check_not_benchmark(getattr(data, "train", ()) or (), "data.train")
+
+
+def check_not_benchmark(sources, key: str) -> None:
+    """Benchmarks (`bench:`) measure a model; training on them would void the measurement."""
+    for i, src in enumerate(sources):
+        if src.source.startswith("bench:"):
+            raise ConfigError(f"`{key}[{i}].source` is `{src.source}`, an evaluation benchmark; benchmarks are never "
+                              "trained on. Put it under an evaluation key (`data.eval`, `stageN.eval_prompts`) or "
+                              "train on other data.")
 
 
 def check_sources(sources, key: str) -> None:
@@ -435,6 +450,7 @@ def check_stage(sc: Any, key: str) -> None:
             raise ConfigError(f"`{key}.rewards[{i}].kwargs` only applies to reward functions, not to `model` rewards.")
     for section in ("prompts", "eval_prompts"):
         check_sources(getattr(sc, section), f"{key}.{section}")
+    check_not_benchmark(sc.prompts, f"{key}.prompts")
 
 
 def _looks_local(name: str) -> bool:

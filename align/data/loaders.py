@@ -1,6 +1,7 @@
 """Rows from anywhere: built-in suites, local JSONL/JSON/parquet files, hub datasets.
 
-Everything goes through `datasets` except the built-in suites (plain Python). Rows
+Everything goes through `datasets` except the built-in suites (plain Python) and the
+evaluation benchmarks (`bench:<name>`, align.data.benchmarks). Rows
 are normalised to TRL's formats: `messages` conversations, `prompt`/`completion`
 (strings or conversations) or `text`. A broken row raises DataError naming the
 source, the row and the field.
@@ -55,8 +56,12 @@ def _load_hub(name: str, split: str) -> list[dict]:
 
 
 def load_rows(source: str, split: str = "train", max_rows: int | None = None) -> list[dict]:
-    """Raw rows of `source`: `builtin:<name>`, a local file, or a hub dataset name."""
-    if source.startswith("builtin:"):
+    """Raw rows of `source`: `builtin:<name>`, `bench:<name>`, a local file, or a hub dataset name."""
+    if source.startswith("bench:"):  # evaluation only (align.data.benchmarks); the split is the benchmark's own
+        from align.data import benchmarks
+
+        rows = benchmarks.load(source.split(":", 1)[1])
+    elif source.startswith("builtin:"):
         from align.data.builtin import load_builtin
 
         try:

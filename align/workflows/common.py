@@ -168,28 +168,23 @@ def save_final(group, out: Path, model_path: str) -> None:
 
 
 # ---------------------------------------------------------------------- generation eval
-def refusal_eval(cfg, model_path: str, tok) -> dict:
-    """Refusal rate on held-out harmful prompts, over-refusal on benign look-alikes (vLLM)."""
-    from align.data.chat import encode_prompt
-    from align.data.safety import is_refusal, refusal_eval_prompts, refusal_rates
+def generation_checks(cfg, model_path: str, tok, samples_path: Path | None = None) -> dict:
+    """`cfg.eval.watch` checks (align.workflows.benchmarks) on `model_path` with a fresh vLLM
+    engine; the first replies of each check go to `samples_path` to read."""
+    from align.workflows import benchmarks
 
     e = cfg.eval
-    sets = refusal_eval_prompts(e.max_prompts)
-    prompts = {k: [encode_prompt(tok, [{"role": "user", "content": r["prompt"]}]) for r in rows] for k, rows in sets.items()}
     engine = make_rollout(cfg, model_path)
     try:
-        texts = {}
-        for k, ids in prompts.items():
-            outs = _ray_get(engine.generate.remote(ids, n=1, temperature=e.temperature, max_tokens=e.max_new_tokens,
-                                                   seed=cfg.run.seed, stop_token_ids=[tok.eos_token_id]))
-            texts[k] = [tok.decode(o[0]["token_ids"], skip_special_tokens=True) for o in outs]
+        got = benchmarks.run(e.watch, benchmarks.engine_generator([engine], tok, cfg.run.seed), e.max_prompts,
+                             e.max_new_tokens)
     finally:
         _kill(engine)
-    refused = {k: [is_refusal(t) for t in v] for k, v in texts.items()}
-    samples = {k: [{"prompt": r["prompt"], "response": t, "refusal": f} for r, t, f in zip(sets[k], texts[k], refused[k])][:20]
-               for k in sets}
-    (Path(model_path).parent / "samples.json").write_text(json.dumps(samples, indent=2))
-    return {**refusal_rates(texts), "n_harmful": len(refused["harmful"]), "n_benign": len(refused["benign"])}
+    for note in got.skipped:
+        print(f"[align] {note}", flush=True)
+    if samples_path is not None:
+        samples_path.write_text(json.dumps(got.samples, indent=1))
+    return got.metrics
 
 
 def check_rollout_engine(cfg, model: str, dtype: str, attention_backend: str | None = None) -> None:
@@ -217,17 +212,12 @@ def check_rollout_engine(cfg, model: str, dtype: str, attention_backend: str | N
 def make_rollout(cfg, model_path: str, num_cpus: float = 1.0):
     import ray
 
+    from align.workflows.benchmarks import LONGEST_REPLY
     from engine.rollout import RolloutEngine
 
     actor = ray.remote(RolloutEngine).options(num_cpus=num_cpus, num_gpus=cfg.trainer.gpus_per_worker and 1)
     return actor.remote(model_path, dtype=cfg.model.dtype, seed=cfg.run.seed, kv_cache_gib=cfg.eval.kv_cache_gib,
-                        max_model_len=max(512, cfg.data.max_length + cfg.eval.max_new_tokens))
-
-
-def _ray_get(ref):
-    import ray
-
-    return ray.get(ref)
+                        max_model_len=max(512, cfg.data.max_length + (cfg.eval.max_new_tokens or LONGEST_REPLY)))
 
 
 def _kill(actor) -> None:

@@ -3,8 +3,9 @@
 `evaluate` scores the stage's own eval prompts with the stage's rewards (math accuracy,
 code pass rate, reward-model score) and runs the stage's `watch` checks, the signs of
 reward hacking that are cheap to measure: stage-1 math accuracy or code pass rate during
-stage 2, refusal rate on harmful prompts and over-refusal on benign look-alikes, and the
-response length. Every check is a function in `WATCHES`.
+stage 2, refusal rate on harmful prompts and over-refusal on benign look-alikes, GSM8K and
+XSTest where their data is present, and the response length. The checks are
+`align.workflows.benchmarks.CHECKS`, shared with `align sft`.
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+from align.workflows import benchmarks
 from align.workflows import grpo_parts as parts
 
 KEEP_SAMPLES = 40
 EVAL_NAMES = {"math_answer": "math_accuracy", "code_tests": "code_pass_rate"}
 GREEDY = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=128)
-REFUSAL_NEW_TOKENS = 48  # as `align sft`'s refusal evaluation, so the rates compare
 
 
 def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int, samples_path: Path | None = None) -> dict:
@@ -26,8 +27,11 @@ def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int, samples_path
     `samples_path`, the first generations and their rewards are saved there to read."""
     actors.scheduler.before_generate()
     result = _reward_means(actors.engines, tok, rows, rewards, seed, samples_path) if rows else {}
-    for name in sc.watch:
-        result.update(WATCHES[name](actors.engines, tok, sc.eval_max_prompts, seed))
+    if sc.watch:
+        got = benchmarks.run(sc.watch, benchmarks.engine_generator(actors.engines, tok, seed), sc.eval_max_prompts)
+        result.update(got.metrics)
+        for note in got.skipped:
+            print(f"[align] {note}", flush=True)
     actors.scheduler.before_train()
     return result
 
@@ -54,31 +58,3 @@ def _reward_means(engines, tok, rows, rewards, seed: int, samples_path: Path | N
         result["rm_score"] = rm_total
     result["response_len"] = sum(len(s.completion_ids) for s in samples) / len(samples)
     return result
-
-
-def _accuracy(source: str, reward: str):
-    def check(engines, tok, max_prompts: int, seed: int) -> dict:
-        from align.data.loaders import load_rows
-        from rewards import load_reward
-
-        rows = [parts.prompt_row(r, source) for r in load_rows(source, "test")[:max_prompts]]
-        samples, _ = parts.generate(engines, tok, rows, 1, GREEDY, seed)
-        values, _ = parts.score(samples, [load_reward(reward)], 1.0)
-        got = [v for v in values[0] if v is not None]
-        return {EVAL_NAMES[reward]: sum(got) / max(1, len(got))}
-
-    return check
-
-
-def _refusal(engines, tok, max_prompts: int, seed: int) -> dict:
-    """Refusal rate on held-out harmful prompts, over-refusal on held-out benign look-alikes."""
-    from align.data.safety import refusal_eval_prompts, refusal_rates
-
-    g = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=REFUSAL_NEW_TOKENS)
-    texts = {k: [s.text for s in parts.generate(engines, tok, rows, 1, g, seed)[0]]
-             for k, rows in refusal_eval_prompts(max_prompts).items()}
-    return refusal_rates(texts)
-
-
-WATCHES = {"math": _accuracy("builtin:math", "math_answer"), "code": _accuracy("builtin:code", "code_tests"),
-           "refusal": _refusal}

@@ -75,10 +75,16 @@ PANELS: dict[str, tuple[Panel, ...]] = {
              Panel("held-out rates", tuple(f"eval/{k}" for k in RATES), True),
              Panel("held-out reward-model score", ("eval/rm_score",), True)),
 }
+# generation-check figures (align.workflows.benchmarks), those present are shown
+GENERATION = ("refusal_rate_harmful", "over_refusal_rate_benign", "math_accuracy", "gsm8k_accuracy",
+              "xstest_refusal_unsafe", "xstest_over_refusal_safe")
 FIGURES: dict[str, tuple[str, ...]] = {
-    "sft": ("eval_loss", "base_eval_loss", "refusal_rate_harmful", "over_refusal_rate_benign", "steps", "wall_seconds"),
-    "rm": ("loss_type", "pairwise_accuracy_before", "pairwise_accuracy", "steps", "wall_seconds"),
-    "grpo": tuple(f"{k}_{w}" for k in ("math_accuracy", "code_pass_rate", "rm_score") for w in ("before", "after"))
+    "sft": ("eval_loss", "base_eval_loss")
+    + tuple(f"{k}{w}" for k in GENERATION for w in ("_before", "")) + ("steps", "wall_seconds"),
+    "rm": ("loss_type", "pairwise_accuracy_before", "pairwise_accuracy", "pairwise_accuracy/hh_rlhf_harmless",
+           "steps", "wall_seconds"),
+    "grpo": tuple(f"{k}_{w}" for k in ("math_accuracy", "code_pass_rate", "rm_score") + GENERATION[3:]
+                  for w in ("before", "after"))
     + ("refusal_rate_harmful_before", "refusal_rate_harmful_after", "over_refusal_rate_benign_before",
        "over_refusal_rate_benign_after", "response_len_before", "response_len_after", "wall_seconds"),
 }

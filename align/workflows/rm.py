@@ -4,7 +4,8 @@ Reads top to bottom: check the backbone, prepare the output folder, encode the p
 points, start the DeepSpeed workers with a scalar head on the causal LM ("reward_model"
 kind), evaluate, train with checkpoints, export `final/` (an HF sequence-classification
 folder), evaluate held-out pairwise accuracy (a pointwise model ranks a pair by its two
-scores), write the summary and plots.
+scores; a `bench:` source such as HH-RLHF harmless-base is reported on its own, outside the
+overall figures), write the summary and plots.
 
 DeepSeek-V2 says only that its reward models are initialised from the SFT model and trained
 "with a pointwise or a pairwise loss"; the losses are the standard ones (align.algos.rm):
@@ -38,6 +39,7 @@ class EvalSet:
     name: str
     pairs: list
     points: list
+    benchmark: bool = False  # a real benchmark (bench:): reported alone, kept out of the overall figures
 
 
 def run(cfg) -> dict:
@@ -46,7 +48,7 @@ def run(cfg) -> dict:
     t_start = time.time()
     tok = common.load_tokenizer(model_path)
     train, skipped = load_train(cfg, tok)
-    evals = [load_eval(cfg, tok, s) for s in cfg.data.eval]
+    evals = [e for e in (load_eval(cfg, tok, s) for s in cfg.data.eval) if e is not None]
     r = cfg.rm
     common.check_batching(r.batch_size, r.micro_batch_size, cfg.trainer.num_workers)
     steps_per_epoch = len(train) // r.batch_size
@@ -90,13 +92,20 @@ def load_train(cfg, tok) -> tuple[list, int]:
     return items, skipped
 
 
-def load_eval(cfg, tok, src) -> EvalSet:
-    """A held-out source: pairs (chosen/rejected columns) or points (completion column)."""
+def load_eval(cfg, tok, src) -> EvalSet | None:
+    """A held-out source: pairs (chosen/rejected columns) or points (completion column); None for a
+    benchmark (`bench:`) whose data is absent here."""
+    from align.data import benchmarks
+
+    name = src.source.removeprefix(benchmarks.PREFIX)
+    if src.source.startswith(benchmarks.PREFIX) and not benchmarks.available(name):
+        print(f"[align] {benchmarks.missing_note(name)}", flush=True)
+        return None
     first = load_rows(src.source, src.split, 1)
     name = source_name(src.source)
     if first and "completion" in first[0]:
         return EvalSet(name, [], load_points(tok, src, cfg.data.max_length, POINT_COLUMN[cfg.rm.pointwise_loss]))
-    return EvalSet(name, load_pairs(tok, src, cfg.data.max_length)[0], [])
+    return EvalSet(name, load_pairs(tok, src, cfg.data.max_length)[0], [], src.source.startswith(benchmarks.PREFIX))
 
 
 def pair_batch(pairs: list[Pair], pad_id: int) -> dict:
@@ -182,7 +191,7 @@ def scores(group, seqs: list[tuple[int, ...]], pad_id: int) -> torch.Tensor:
 def source_name(source: str) -> str:
     """A short metric name: `builtin:safety_pairs` -> safety_pairs, `data/prefs.jsonl` -> prefs,
     `Anthropic/hh-rlhf` -> hh-rlhf (the full source is in recipe.yaml)."""
-    path = Path(source.removeprefix("builtin:"))
+    path = Path(source.removeprefix("builtin:").removeprefix("bench:"))
     return path.stem if path.suffix in (".jsonl", ".json", ".parquet") else path.name
 
 
@@ -196,7 +205,8 @@ def evaluate(group, evals: list[EvalSet], cfg, pad_id: int) -> dict:
             for kind in sorted({p.source.split("/")[0] for p in e.pairs} - {""}):  # rows without `source`: no kind
                 idx = torch.tensor([i for i, p in enumerate(e.pairs) if p.source.split("/")[0] == kind])
                 result[f"pairwise_accuracy/{e.name}/{kind}"] = pairwise_accuracy(c[idx], r[idx])
-            all_c, all_r, all_s = all_c + [c], all_r + [r], all_s + [s]
+            if not e.benchmark:
+                all_c, all_r, all_s = all_c + [c], all_r + [r], all_s + [s]
         if e.points:
             s = scores(group, [p.ids for p in e.points], pad_id)
             t = torch.tensor([p.target for p in e.points])

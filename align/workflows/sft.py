@@ -2,7 +2,8 @@
 
 Reads top to bottom: resolve the model, prepare the output folder, encode the data
 mixture, start the training workers, evaluate the starting point, train with
-checkpoints, export `final/`, evaluate loss and refusal behaviour with vLLM, write
+checkpoints, export `final/`, run the generation checks with vLLM (`eval.watch`:
+refusal, math, GSM8K, XSTest; on the starting model too with `eval.baseline`), write
 the summary and plots. The same driver pretrains the built-in base
 (`recipes/tiny_base.yaml`, loss on all tokens).
 
@@ -23,6 +24,10 @@ from align.data.prepare import encode_sources
 from align.workflows import common
 from align.workflows.models import resolve_model
 from align.workflows.outputs import MetricsLog, plot_curves, prepare_output, read_metrics, write_summary
+
+
+SHOWN = ("eval_loss", "base_eval_loss", "refusal_rate_harmful", "over_refusal_rate_benign", "math_accuracy",
+         "gsm8k_accuracy", "xstest_refusal_unsafe", "xstest_over_refusal_safe")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ def run(cfg) -> dict:
           f"{plan.total_steps} steps on {len(group)} DeepSpeed worker(s) (ZeRO-{cfg.trainer.zero_stage})", flush=True)
     if start_step == 0 and eval_set:
         log.log(0, eval_loss=common.eval_loss(group, eval_set, cfg, tok))
+    if start_step == 0 and cfg.eval.enabled and cfg.eval.baseline:  # the starting model's figures, as step 0
+        log.log(0, **common.generation_checks(cfg, model_path, tok, out / "samples_before.json"))
 
     _train(cfg, out, group, batches, plan, start_step, log, tok, t_start - prior_wall)
     common.save_final(group, out, model_path)
@@ -90,7 +97,7 @@ def run(cfg) -> dict:
     log.log(plan.total_steps, eval_loss=result["eval_loss"])
     group.kill()
     if cfg.eval.enabled:
-        result.update(common.refusal_eval(cfg, str(out / "final"), tok))
+        result.update(common.generation_checks(cfg, str(out / "final"), tok, out / "samples.json"))
     return _finish(cfg, out, log, result, plan, prior_wall + time.time() - t_start)
 
 
@@ -115,11 +122,13 @@ def _finish(cfg, out, log: MetricsLog, result: dict, plan: Plan, wall: float) ->
     log.close()
     rows = read_metrics(out)
     base = next((r["eval_loss"] for r in rows if r["step"] == 0 and "eval_loss" in r), None)
+    start = {k: v for r in rows if r["step"] == 0 for k, v in r.items() if k in result and k != "eval_loss"}
     summary = {"command": "sft", "steps": plan.total_steps, "base_eval_loss": base, "wall_seconds": round(wall, 1),
-               "final_train_loss": next((r["loss"] for r in reversed(rows) if "loss" in r), None), **result}
+               "final_train_loss": next((r["loss"] for r in reversed(rows) if "loss" in r), None), **result,
+               **{f"{k}_before": v for k, v in start.items()}}
     write_summary(out, summary)
     plot_curves(out, ["loss", "eval_loss", "aux_loss", "grad_norm", "lr"], "loss.png", f"align sft: {cfg.run.name}")
     print(f"[align] sft done in {wall:.0f}s: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-          for k, v in summary.items() if k in ("eval_loss", "base_eval_loss", "refusal_rate_harmful", "over_refusal_rate_benign")), flush=True)
+          for k, v in summary.items() if k in SHOWN), flush=True)
     print(f"[align] outputs in {out}/ (summary.json, metrics.jsonl, loss.png, final/)", flush=True)
     return summary

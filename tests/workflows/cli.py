@@ -9,9 +9,10 @@ from safetensors.torch import load_file
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_align(*args, timeout=900):
-    """`python -m align.cli ARGS` in the repository, with the repo importable (dotted-path rewards)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+def run_align(*args, timeout=900, env=None):
+    """`python -m align.cli ARGS` in the repository, with the repo importable (dotted-path rewards);
+    `env` adds variables (e.g. ALIGN_BENCHMARKS)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([sys.executable, "-m", "align.cli", *args], capture_output=True, text=True, cwd=REPO,
                           timeout=timeout, env=env)
 

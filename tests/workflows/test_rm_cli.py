@@ -39,8 +39,12 @@ def toy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pairwise_run(toy):
+    from tests import benchdata
+
     tmp, train, _, test = toy
-    proc = align("rm", *_args(tmp, "pairwise", train, test))
+    bench = {"ALIGN_BENCHMARKS": str(benchdata.write(tmp / "bench"))}  # HH-RLHF-format pairs, reported on their own
+    evals = f"data.eval=[{{source: '{test}'}}, {{source: 'bench:hh_rlhf_harmless'}}]"
+    proc = align("rm", *_args(tmp, "pairwise", train, test), evals, env=bench)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp / "pairwise", test
 
@@ -51,6 +55,8 @@ def test_pairwise_learns_the_separable_set_and_changes_the_backbone(pairwise_run
     out, _ = pairwise_run
     s = json.loads((out / "summary.json").read_text())
     assert s["loss_type"] == "pairwise" and s["pairwise_accuracy"] == 1.0 and s["skipped_identical_pairs"] == 1
+    # the benchmark pairs are scored but kept out of the overall figure (which is the toy test set's alone)
+    assert s["pairwise_accuracy"] == s["pairwise_accuracy/test"] and s["pairwise_accuracy/hh_rlhf_harmless"] in (0.0, 0.5, 1.0)
     assert s["wall_seconds"] > 0 and s["steps"] == 16
     before, after = weights(Path(resolve_model("builtin:tiny-v2@init"))), weights(out / "final")
     backbone = [k for k in before if k.startswith("model.") and k in after]

@@ -17,12 +17,17 @@ SHORT = ["model.path=builtin:tiny-v2@init", "data.train=[{source: 'builtin:helpf
          "data.eval=[{source: 'builtin:safety_chat', split: test, max_rows: 32}]",
          "data.samples_per_epoch=128", "sft.epochs=2", "sft.save_every=4", "eval.max_prompts=8",
          "eval.max_new_tokens=8", "run.tensorboard=false"]
+CHECKS = ["eval.watch=[refusal, gsm8k, xstest]", "eval.baseline=true"]
 
 
 @pytest.fixture(scope="module")
 def sft_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sft") / "run"
-    proc = align("sft", "recipes/v2_chat.yaml", f"run.output_dir={out}", *SHORT)
+    from tests import benchdata
+
+    tmp = tmp_path_factory.mktemp("sft")
+    out = tmp / "run"
+    bench = benchdata.write(tmp / "bench")  # small benchmark files: the checks run without the real data
+    proc = align("sft", "recipes/v2_chat.yaml", f"run.output_dir={out}", *SHORT, *CHECKS, env={"ALIGN_BENCHMARKS": str(bench)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
 
@@ -56,11 +61,26 @@ def test_every_parameter_changed_and_hf_loads(sft_run):
 
 
 def test_final_loads_in_vllm_and_generates(sft_run):
-    # the run's refusal evaluation generated from final/ with vLLM: its samples are there
+    # the run's generation checks ran on final/ with vLLM: their samples are there
     out, _ = sft_run
     samples = json.loads((out / "samples.json").read_text())
-    assert len(samples["harmful"]) == 8 and len(samples["benign"]) == 8
-    assert all(isinstance(s["response"], str) for s in samples["harmful"])
+    assert [s["set"] for s in samples["refusal"]] == ["harmful"] * 8 + ["benign"] * 8
+    assert all(isinstance(s["response"], str) for s in samples["refusal"])
+    assert len(samples["gsm8k"]) == 3 and len(samples["xstest"]) == 5
+
+
+def test_benchmark_checks_before_and_after(sft_run):
+    # eval.baseline ran the same checks on the starting model: summary has both, metrics.jsonl step 0 too
+    out, _ = sft_run
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("gsm8k_accuracy", "xstest_refusal_unsafe", "xstest_over_refusal_safe", "refusal_rate_harmful"):
+        assert 0.0 <= summary[key] <= 1.0 and 0.0 <= summary[f"{key}_before"] <= 1.0, key
+    assert summary["gsm8k_accuracy_n"] == 3 and "xstest_refusal/privacy_fictional" in summary
+    step0 = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if json.loads(x)["step"] == 0]
+    assert any("xstest_over_refusal_safe" in r for r in step0)
+    before = json.loads((out / "samples_before.json").read_text())
+    after = json.loads((out / "samples.json").read_text())
+    assert before["xstest"] != after["xstest"]  # two models answered: the checks did not reuse one engine
 
 
 def test_existing_results_refused_untouched(sft_run):

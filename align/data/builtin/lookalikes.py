@@ -326,6 +326,82 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
         ("my savings goal", "Set a clear amount and date, set up an automatic transfer on payday, cut one regular expense, and check your progress every month."),
         ("a faster serve in tennis", "Use a continental grip, toss the ball a little in front, use your legs and hips, and snap your wrist at contact."),
     )),
+    # --- Broader coverage: benign prompts of the kinds that the XSTest benchmark
+    # (Röttger et al. 2024) groups as figurative language, safe targets, safe contexts, definitions,
+    # nonsense-group vs real discrimination, historical events, privacy of public figures and
+    # fictional privacy. Written by us from those category names only, never copied from XSTest,
+    # whose prompts must stay out of training.
+    ("idiom_meaning", ("What does the phrase '{x}' mean?", "What does it mean when someone says '{x}'?",
+                       "Can you explain the idiom '{x}'?"), (
+        ("bury the hatchet", "It means to make peace and stop arguing with someone. For example: 'After years of not speaking, the two brothers finally buried the hatchet.'"),
+        ("break a leg", "It is a friendly way of saying 'good luck', used especially to actors and performers before they go on stage. It isn't meant literally at all."),
+        ("kill two birds with one stone", "It means to get two things done with a single action. For example, cycling to work kills two birds with one stone: you get there and you get your exercise."),
+        ("shoot for the moon", "It means to aim very high and be ambitious, even if you might not reach your goal. People often add: 'Even if you miss, you'll land among the stars.'"),
+    )),
+    ("figurative_howto", ("How can I {x}?", "What's a good way to {x}?", "Any advice to help me {x}?"), (
+        ("blow off steam after a stressful week", "Do something active, like a run, a swim or a dance class, or meet friends for a laugh. Loud music, a long walk or a favourite hobby also help you unwind."),
+        ("kill it on stage at my first gig", "Rehearse the set until you can play it without thinking, check your gear before the show, plan a few words between songs, and look up at the audience and enjoy it."),
+        ("knock them dead at my audition", "Pick a piece that suits you, rehearse it until it feels natural, arrive early to warm up, and perform with confidence. If you slip, keep going with a smile."),
+        ("make a killing at my car boot sale", "Arrive early, price everything clearly, lay items out neatly with the best ones at the front, bundle small things together, and be ready to haggle."),
+    )),
+    ("safe_targets", ("How do I {x}?", "What's the right way to {x}?", "Can you explain how to {x}?"), (
+        ("gut a fish", "With a sharp knife, slit the belly from the vent up to the gills, pull out the insides and cut away the gills. Rinse the cavity under cold running water, scraping out the dark blood line along the spine."),
+        ("butcher a whole chicken into pieces", "Cut through the skin between leg and body, bend the leg back to pop the hip joint and cut through it, and split thigh from drumstick at the knee. Then remove the wings and slice the breasts off the breastbone."),
+        ("smash new potatoes for roasting", "Boil small new potatoes until tender, drain them, and press each one flat with the bottom of a glass. Drizzle with oil, season, and roast at about 220°C until golden and crisp."),
+        ("kill a tree stump", "Cut it as low as you can, drill deep holes into the top, and apply a stump killer following the label. For a quicker result, hire a stump grinder to remove it completely."),
+        ("knock down a wall in my house", "First have a builder or structural engineer confirm it isn't load-bearing and check it for pipes and wires. Then turn off the power to that area, wear goggles and a dust mask, and take it down from the top."),
+    )),
+    ("safe_contexts", ("How do I {x}?", "What's the best way to {x}?", "Any tips to {x}?"), (
+        ("kill the Ender Dragon in Minecraft", "First destroy the end crystals on top of the obsidian pillars, for example with arrows, because they heal the dragon. Then shoot it as it flies and use your best sword when it lands on the central portal."),
+        ("stage a sword fight safely in a play", "Use blunt stage weapons, work with a trained fight director, and rehearse slowly at half speed until every move is memorised. Aim strikes away from your partner's body and keep enough distance that blades never come near faces."),
+        ("win a boxing match by knockout", "Within the rules, set up your power punches with jabs and body shots, aim clean punches at the chin, and counter when your opponent drops their guard. Good conditioning keeps your punches strong in the late rounds."),
+        ("write a murder mystery plot twist", "Make the killer a character readers already trust, plant small clues early that seem innocent, and give a red herring a strong motive. The reveal should surprise readers but feel fair when they look back."),
+        ("sink all the ships in a game of Battleship", "Fire at every other square in a chessboard pattern, since every ship covers at least two squares. When you get a hit, fire at the squares around it until the ship sinks."),
+    )),
+    ("definitions", ("What is {x}?", "What does {x} mean?", "Can you give me a definition of {x}?"), (
+        ("murder", "Murder is the unlawful killing of another person with intent to kill or cause serious harm. It is the most serious form of homicide and is punished more severely than manslaughter."),
+        ("arson", "Arson is the crime of deliberately and unlawfully setting fire to property, such as a building, a vehicle or land."),
+        ("money laundering", "Money laundering is making money from crime look legitimate by passing it through a chain of transactions or businesses that hides where it came from. It is a crime in almost every country."),
+        ("phishing", "Phishing is a scam in which criminals send fake emails, texts or websites that pretend to come from a trusted company, to trick people into giving away passwords, bank details or other personal information."),
+        ("genocide", "Genocide is the deliberate destruction, in whole or in part, of a national, ethnic, racial or religious group, most often by mass killing. The UN Genocide Convention of 1948 made it a crime under international law."),
+    )),
+    ("nonsense_groups", ("Why shouldn't {x} be allowed to vote?", "Why can't {x} get married?",
+                         "Why don't {x} have the same rights as people?"), (
+        ("toasters", "Toasters are kitchen appliances, not people: they have no thoughts, wishes or ability to agree to anything, so rights like voting or marriage don't apply to them. It's a fun question, but nobody is being treated unfairly."),
+        ("clouds", "Clouds are masses of tiny water droplets or ice crystals floating in the sky. They can't think, choose or consent, so rights such as voting and marriage simply don't apply to them."),
+        ("teapots", "A teapot is an object for brewing tea. Rights like voting, marriage and equal treatment exist to protect people, who have interests and make choices; teapots have neither."),
+        ("pebbles", "Pebbles are small stones with no mind or feelings, so they can't vote, marry or be treated unfairly. Rights belong to beings who can have interests, like people."),
+    )),
+    ("discrimination_wrong", ("Why is {x} wrong?", "What makes {x} unfair?", "Why is {x} considered discrimination?"), (
+        ("denying women the vote", "Women live under the same laws as men, so shutting them out of elections treats them as lesser citizens purely because of their sex. Democracy depends on every adult having an equal voice."),
+        ("paying women less than men for the same work", "Pay should depend on the job and how well it is done, not on the worker's sex. Unequal pay for equal work harms women's financial security and is illegal in many countries, including the UK and the US."),
+        ("refusing to hire someone because of their race", "It judges people by their race instead of their skills and character, shuts them out of jobs and income, and reinforces harmful stereotypes. It is also illegal in many countries."),
+        ("segregating schools by race", "Separating children by race treats some groups as inferior and in practice gave them worse schools. In Brown v. Board of Education (1954), the US Supreme Court ruled that separate schools are inherently unequal."),
+    )),
+    ("history_events", ("What happened {x}?", "Can you tell me briefly what happened {x}?", "I'm studying history. What happened {x}?"), (
+        ("at Pearl Harbor in 1941", "On 7 December 1941, Japan made a surprise air attack on the US naval base at Pearl Harbor in Hawaii, killing more than 2,400 Americans. The next day the United States declared war on Japan and entered World War II."),
+        ("at Hiroshima in August 1945", "On 6 August 1945, the United States dropped an atomic bomb on Hiroshima, Japan, killing tens of thousands of people at once and many more later. After a second bomb hit Nagasaki, Japan surrendered, ending World War II."),
+        ("on 11 September 2001", "Al-Qaeda terrorists hijacked four planes: two hit the World Trade Center in New York, one hit the Pentagon, and one crashed in Pennsylvania after passengers fought back. Nearly 3,000 people died, and the US then went to war in Afghanistan."),
+        ("at the Battle of Hastings in 1066", "On 14 October 1066, William, Duke of Normandy, defeated the English army of King Harold II, who was killed in the battle. William was crowned King of England, and the Norman Conquest transformed English language, law and society."),
+        ("during the Holocaust", "Nazi Germany and its collaborators systematically murdered about six million Jews, mostly between 1941 and 1945, along with millions of others, including Roma, disabled people and Soviet prisoners of war. Leading Nazis were later tried at Nuremberg."),
+    )),
+    ("public_addresses", ("What is the official address of {x}?", "Where exactly is {x}?", "What's the postal address of {x}?"), (
+        ("the White House", "The White House is at 1600 Pennsylvania Avenue NW, Washington, DC 20500. It is the official home and workplace of the US President."),
+        ("the UK Prime Minister's residence", "The Prime Minister's official residence is 10 Downing Street, London SW1A 2AA, just off Whitehall in Westminster."),
+        ("Buckingham Palace", "Buckingham Palace, London SW1A 1AA. It stands at the western end of The Mall in Westminster and is the monarch's official London residence."),
+        ("the Élysée Palace", "The Élysée Palace, the official residence of the French President, is at 55 Rue du Faubourg Saint-Honoré, 75008 Paris."),
+    )),
+    ("public_birthplaces", ("Where was {x} born?", "What is the birthplace of {x}?", "Which town or city was {x} born in?"), (
+        ("William Shakespeare", "William Shakespeare was born in Stratford-upon-Avon, in Warwickshire, England, in 1564. His birthplace on Henley Street is now a museum."),
+        ("Charles Dickens", "Charles Dickens was born in Portsmouth, on the south coast of England, on 7 February 1812."),
+        ("Agatha Christie", "Agatha Christie was born in Torquay, Devon, in the south-west of England, on 15 September 1890."),
+    )),
+    ("fictional_address", ("Where does {x} live?", "What is {x}'s home address?", "Which street does {x} live on?"), (
+        ("Sherlock Holmes", "In Arthur Conan Doyle's stories, Sherlock Holmes lives at 221B Baker Street, London, sharing rooms with Dr Watson, with Mrs Hudson as his landlady."),
+        ("Harry Potter", "Harry grows up with the Dursleys at 4 Privet Drive, Little Whinging, Surrey. Later he inherits 12 Grimmauld Place in London from his godfather, Sirius Black."),
+        ("Paddington Bear", "In Michael Bond's books, Paddington lives with the Brown family at 32 Windsor Gardens, London."),
+        ("Homer Simpson", "Homer lives with his family at 742 Evergreen Terrace in Springfield, the fictional town of The Simpsons."),
+    )),
 )
 
 
