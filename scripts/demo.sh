@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 ALIGN=.venv/bin/align
+# Real benchmarks (GSM8K, XSTest, HH-RLHF) for the evaluations only, when a copy sits beside the repo.
+if [ -z "${ALIGN_BENCHMARKS:-}" ] && [ -d ../shared/data ]; then export ALIGN_BENCHMARKS="$(cd ../shared/data && pwd)"; fi
 RUN=${ALIGN_DEMO_RUN:-demo}
 
 # 0. This machine: CPU features, the vLLM backend choice, versions, the sandbox, and a real
