@@ -18,7 +18,7 @@ def test_default_recipe_runs_both_stages_with_reward_models():
     assert cfg.stages == (1, 2)
     assert [r.model for r in cfg.stage2.rewards if r.model] == ["runs/v2_rm_pairwise/final", "runs/v2_rm_pointwise/final"]
     assert [r.fn for r in cfg.stage2.rewards if r.fn] == ["refusal"]
-    assert cfg.stage2.normalize_rewards and set(cfg.stage2.watch) == {"math", "refusal"}
+    assert cfg.stage2.normalize_rewards and set(cfg.stage2.watch) == {"math", "refusal", "xstest"}
 
 
 @pytest.mark.parametrize("entry, words", [
