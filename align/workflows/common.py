@@ -172,8 +172,10 @@ def generation_checks(cfg, model_path: str, tok, samples_path: Path | None = Non
     """`cfg.eval.watch` checks (align.workflows.benchmarks) on `model_path` with a fresh vLLM
     engine; the first replies of each check go to `samples_path` to read."""
     from align.workflows import benchmarks
+    from engine.cluster import start_ray
 
     e = cfg.eval
+    start_ray(cfg.cluster.address, cfg.cluster.num_cpus)
     engine = make_rollout(cfg, model_path)
     try:
         got = benchmarks.run(e.watch, benchmarks.engine_generator([engine], tok, cfg.run.seed), e.max_prompts,

@@ -81,15 +81,17 @@ def run(cfg) -> dict:
     common.check_batching(cfg.sft.batch_size, cfg.sft.micro_batch_size, cfg.trainer.num_workers)
     batches = Batches(cfg, pools, plan, eval_set)
 
+    resuming = cfg.run.resume and common.latest_checkpoint(out) is not None
+    before = {}
+    if cfg.eval.enabled and cfg.eval.baseline and not resuming:  # the starting model's figures (step 0), before
+        before = common.generation_checks(cfg, model_path, tok, out / "samples_before.json")  # the trainers hold the CPUs
     group = common.start_trainers(cfg, model_path, cfg.sft.batch_size)
     start_step, prior_wall = common.maybe_resume(cfg, out, group)
     log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start_step if cfg.run.resume else None)
     print(f"[align] sft: {sum(map(len, pools))} train sequences, {len(eval_set)} eval, "
           f"{plan.total_steps} steps on {len(group)} DeepSpeed worker(s) (ZeRO-{cfg.trainer.zero_stage})", flush=True)
-    if start_step == 0 and eval_set:
-        log.log(0, eval_loss=common.eval_loss(group, eval_set, cfg, tok))
-    if start_step == 0 and cfg.eval.enabled and cfg.eval.baseline:  # the starting model's figures, as step 0
-        log.log(0, **common.generation_checks(cfg, model_path, tok, out / "samples_before.json"))
+    if start_step == 0 and (eval_set or before):
+        log.log(0, **({"eval_loss": common.eval_loss(group, eval_set, cfg, tok)} if eval_set else {}), **before)
 
     _train(cfg, out, group, batches, plan, start_step, log, tok, t_start - prior_wall)
     common.save_final(group, out, model_path)
