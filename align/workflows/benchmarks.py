@@ -16,6 +16,7 @@ the built-in detector (`is_refusal`) says otherwise on the same replies.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Callable
@@ -60,7 +61,10 @@ def run(names, generate: Generate, max_prompts: int, max_new_tokens: int | None 
         if check.benchmark and not benchmarks.available(check.benchmark):
             out.skipped.append(benchmarks.missing_note(check.benchmark))
             continue
+        t0 = time.perf_counter()
+        print(f"[align] check {name}: generating ...", flush=True)
         metrics, samples = check.fn(generate, max_prompts)
+        print(f"[align] check {name}: done in {time.perf_counter() - t0:.0f}s", flush=True)
         out.metrics.update(metrics)
         out.samples[name] = samples[:KEEP_SAMPLES]
     return out
