@@ -86,7 +86,7 @@ def bench_dtype(path, hf, ps, a, dtype) -> dict:
 
 def exactness(path, hf) -> dict:
     """fp32: 35 teacher-forced tokens vs transformers; a sync of perturbed weights vs a fresh load."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from engine.rollout import RolloutEngine
     from engine_helpers import hf_logprobs, max_gap, perturb
@@ -98,6 +98,7 @@ def exactness(path, hf) -> dict:
     other = Path(tempfile.mkdtemp()) / "other"
     b = perturb(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32), seed=11, scale=0.5)
     b.save_pretrained(other)
+    AutoTokenizer.from_pretrained(path).save_pretrained(other)  # vLLM loads the tokenizer from the model folder
     eng = RolloutEngine(path, kv_cache_gib=1, max_model_len=256)
     try:
         vs_hf = max_gap(eng.score(seqs, plens), hf_logprobs(hf, seqs, plens))
