@@ -34,7 +34,7 @@ LONGEST_REPLY = GSM8K_NEW_TOKENS
 class Result:
     metrics: dict = field(default_factory=dict)
     samples: dict = field(default_factory=dict)  # check -> the first generations, to read
-    skipped: list = field(default_factory=list)  # notes for checks whose data is absent
+    skipped: list = field(default_factory=list)  # notes for checks whose data is absent (also printed)
 
 
 Generate = Callable[[list, int], list]  # (prompt rows, max new tokens) -> reply texts, greedy
@@ -60,6 +60,7 @@ def run(names, generate: Generate, max_prompts: int, max_new_tokens: int | None 
         check = CHECKS[name]
         if check.benchmark and not benchmarks.available(check.benchmark):
             out.skipped.append(benchmarks.missing_note(check.benchmark))
+            print(f"[align] {out.skipped[-1]}", flush=True)
             continue
         t0 = time.perf_counter()
         print(f"[align] check {name}: generating ...", flush=True)

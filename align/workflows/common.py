@@ -182,8 +182,6 @@ def generation_checks(cfg, model_path: str, tok, samples_path: Path | None = Non
                              e.max_new_tokens)
     finally:
         _kill(engine)
-    for note in got.skipped:
-        print(f"[align] {note}", flush=True)
     if samples_path is not None:
         samples_path.write_text(json.dumps(got.samples, indent=1))
     return got.metrics

@@ -18,7 +18,7 @@ from align.workflows import grpo_parts as parts
 
 KEEP_SAMPLES = 40
 EVAL_NAMES = {"math_answer": "math_accuracy", "code_tests": "code_pass_rate"}
-GREEDY = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=128)
+GREEDY = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=benchmarks.MATH_NEW_TOKENS)
 
 
 def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int, samples_path: Path | None = None) -> dict:
@@ -30,8 +30,6 @@ def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int, samples_path
     if sc.watch:
         got = benchmarks.run(sc.watch, benchmarks.engine_generator(actors.engines, tok, seed), sc.eval_max_prompts)
         result.update(got.metrics)
-        for note in got.skipped:
-            print(f"[align] {note}", flush=True)
     actors.scheduler.before_train()
     return result
 

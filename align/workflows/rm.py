@@ -97,15 +97,14 @@ def load_eval(cfg, tok, src) -> EvalSet | None:
     benchmark (`bench:`) whose data is absent here."""
     from align.data import benchmarks
 
-    name = src.source.removeprefix(benchmarks.PREFIX)
-    if src.source.startswith(benchmarks.PREFIX) and not benchmarks.available(name):
+    name, is_bench = source_name(src.source), src.source.startswith(benchmarks.PREFIX)
+    if is_bench and not benchmarks.available(name):
         print(f"[align] {benchmarks.missing_note(name)}", flush=True)
         return None
     first = load_rows(src.source, src.split, 1)
-    name = source_name(src.source)
     if first and "completion" in first[0]:
         return EvalSet(name, [], load_points(tok, src, cfg.data.max_length, POINT_COLUMN[cfg.rm.pointwise_loss]))
-    return EvalSet(name, load_pairs(tok, src, cfg.data.max_length)[0], [], src.source.startswith(benchmarks.PREFIX))
+    return EvalSet(name, load_pairs(tok, src, cfg.data.max_length)[0], [], is_bench)
 
 
 def pair_batch(pairs: list[Pair], pad_id: int) -> dict:
