@@ -182,6 +182,14 @@ class RolloutConfig:
 
 
 @dataclass(frozen=True)
+class RolloutCorrectionConfig:
+    """Importance weights pi_trainer / pi_rollout on the policy term (align.algos.rollout_correction)."""
+    mode: Literal["off", "token_truncate", "token_mask", "sequence_truncate", "sequence_mask"] = "token_truncate"
+    c_min: Optional[float] = None  # lower bound (truncate: clamp; mask: drop below); None: none
+    c_max: Optional[float] = 2.0  # upper bound; None: none
+
+
+@dataclass(frozen=True)
 class GRPOConfig:
     steps: int = 20
     prompts_per_step: int = 16
@@ -197,7 +205,14 @@ class GRPOConfig:
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
     kl_in_reward: bool = False  # fold beta * KL into the reward instead of the loss
     advantage_scale: Literal["group", "batch", "none"] = "group"
-    loss_aggregation: str = "token_mean"
+    loss_type: str = "grpo"  # align.algos.grpo.LOSS_TYPES: grpo, dapo, bnpo, dr_grpo, gspo
+    rollout_correction: RolloutCorrectionConfig = field(default_factory=RolloutCorrectionConfig)
+    dynamic_sampling: bool = False  # DAPO: drop zero-variance groups, draw more prompts until the batch is full
+    max_sampling_rounds: int = 4  # dynamic sampling: at most this many draws of prompts_per_step prompts
+    mask_truncated: bool = False  # DAPO overlong masking: completions cut at max_new_tokens leave the loss
+    router: Literal["freeze", "train"] = "freeze"  # MoE router weights in RL (NeMo-RL freezes them)
+    aux_loss_coef: float = 0.0  # MoE balance loss in RL (off, as NeMo-RL: it shifts log-probs between updates)
+    logprob_chunk_tokens: int = 1024  # completion tokens per chunk of the vocabulary projection
     max_reward_failure_frac: float = 0.5  # a reward function failing on more of a batch stops the run
     eval_every: int = 0  # also evaluate every k steps (0: only before and after the stage)
     save_every: int = 10  # checkpoint every k steps (`run.resume=true` continues from the latest)

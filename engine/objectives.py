@@ -44,13 +44,38 @@ def load_metrics(router: tuple, top_k: int, mask) -> dict:
     return {"expert_load_max": float(load.max()) * e, "expert_load_min": float(load.min()) * e}
 
 
-def sequence_logprobs(model, batch: dict):
-    """Log-prob of each token given its prefix: [B, T-1] (position t scores token t+1)."""
-    import torch
+def completion_logprobs(model, batch: dict, temperature: float = 1.0, chunk_tokens: int = 1024,
+                        with_entropy: bool = False):
+    """Log-probs of the tokens under `loss_mask`, from logits / temperature, without a [B, T, V] tensor.
 
-    logits, _ = forward_with_router(model, batch)
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    return logp.gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+    The decoder runs once; the vocabulary projection runs only at the positions whose next token is scored,
+    `chunk_tokens` rows at a time (align.algos.logprobs: recomputed in backward, so the extra memory is one
+    chunk). The head is called as a module, so ZeRO-3 gathers its weight as in a normal forward.
+    batch: input_ids, attention_mask, loss_mask [B, T]. Returns (logp [B, T-1] float32, 0 off the mask,
+    position t scoring token t+1; entropy [B, T-1] or None; router logits tuple, empty for dense models).
+    """
+    from align.algos.logprobs import chunked_logprobs
+
+    module = getattr(model, "module", model)  # a DeepSpeed engine wraps the HF model
+    out = module.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
+                            **_router_kwargs(module))
+    head = module.get_output_embeddings()  # called as a module, per chunk
+    scored = batch.get("loss_mask", batch["attention_mask"])[:, 1:].bool()  # no loss_mask: every real token
+    logp, ent = chunked_logprobs(out.last_hidden_state[:, :-1], head, batch["input_ids"][:, 1:], scored, temperature=temperature, chunk_tokens=chunk_tokens,
+                                 softcap=getattr(module.config, "final_logit_softcapping", None),
+                                 with_entropy=with_entropy)
+    return logp, ent, tuple(getattr(out, "router_logits", None) or ())
+
+
+def _router_kwargs(module) -> dict:
+    """Ask MoE models (those that record router logits) for them; dense models get nothing extra."""
+    return {"output_router_logits": True} if "router_logits" in getattr(module, "_can_record_outputs", {}) else {}
+
+
+def sequence_logprobs(model, batch: dict, temperature: float = 1.0, chunk_tokens: int = 1024):
+    """Log-prob of each token under `loss_mask` given its prefix: [B, T-1] (position t scores token t+1; 0 off
+    the mask), from logits / temperature: the sampling policy of a run at that temperature."""
+    return completion_logprobs(model, batch, temperature, chunk_tokens)[0]
 
 
 @register_objective("sft")
@@ -75,36 +100,41 @@ def sft_eval(model, batch: dict, **_):
 
 @register_objective("grpo")
 def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, loss_kwargs: dict,
+                   temperature: float = 1.0, correction: dict | None = None, chunk_tokens: int = 1024,
                    aux_coef: float = 0.0, top_k: int = 1):
-    """Clipped GRPO loss on one micro-batch.
+    """Clipped GRPO loss on one micro-batch, under the sampling temperature.
 
-    batch: input_ids/attention_mask/loss_mask [B, T], old_logp/ref_logp [B, T-1], advantages [B].
+    batch: input_ids/attention_mask/loss_mask [B, T], old_logp/ref_logp/rollout_logp [B, T-1], advantages [B].
     token_scale / seq_scale: (micro-batch slots across ranks) / (global tokens or sequences), so
     that DeepSpeed's averaging over slots gives exactly the global aggregate.
+    correction: {"mode", "c_min", "c_max"} (align.algos.rollout_correction) or None / mode "off".
+    Metrics are sums (or _min / _max), merged over micro-batches and ranks by `merge_stats`.
     """
     import torch
 
-    from align.algos.grpo import AGGREGATIONS, policy_loss, token_entropy
+    from align.algos.grpo import AGGREGATIONS, policy_loss
+    from align.algos.rollout_correction import is_weights, mismatch_stats
 
-    logits, router = forward_with_router(model, batch)
-    logits = logits[:, :-1].float()
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+    logp, ent, router = completion_logprobs(model, batch, temperature, chunk_tokens, with_entropy=True)
     mask = batch["loss_mask"][:, 1:].float()
     unit = AGGREGATIONS[loss_kwargs.get("aggregation", "token_mean")].unit
     norm = {"token_sum_norm": 1.0 / token_scale} if unit == "tokens" else {"seq_sum_norm": 1.0 / seq_scale}
-    # One update per rollout batch: the old policy is the current one (ratio 1, as TRL does).
+    # without stored old log-probs (one update per batch) the old policy is the current one (ratio 1, as TRL)
     old_logp = batch["old_logp"] if "old_logp" in batch else logp.detach()
+    stats, weights = {}, None
+    if "rollout_logp" in batch:
+        stats = mismatch_stats(old_logp, batch["rollout_logp"], mask)
+        if correction and correction.get("mode", "off") != "off":
+            weights, is_stats = is_weights(old_logp, batch["rollout_logp"], mask, correction["mode"],
+                                           correction.get("c_min"), correction.get("c_max"))
+            stats |= is_stats
     loss, m = policy_loss(logp, old_logp, batch["advantages"], mask, ref_logp=batch.get("ref_logp"),
-                          **norm, **loss_kwargs)
+                          is_weights=weights, **norm, **loss_kwargs)
     if aux_coef and router:
         loss = loss + aux_coef * expert_balance_loss(router, top_k, batch["attention_mask"])
-    with torch.no_grad():
-        ent = token_entropy(logits)
     n_tok = float(mask.sum())
-    mismatch = ((batch["rollout_logp"] - old_logp).abs() * mask).sum() if "rollout_logp" in batch else 0.0
     out = {"n_tokens": n_tok, "entropy_sum": float((ent * mask).sum()), "loss_slot": float(loss.detach()),
-           "logprob_mismatch_sum": float(mismatch),
-           **load_metrics(router, top_k, batch["attention_mask"])}
+           **stats, **load_metrics(router, top_k, batch["attention_mask"])}
     out.update({f"{k}_sum": float(v) * n_tok for k, v in m.items()})
     return loss, out
 

@@ -14,15 +14,17 @@ class ReferenceWorker:
         self.model.requires_grad_(False)
         self.model.to(device.torch_device())
 
-    def logprobs(self, micro_batches: list[dict]) -> list:
-        """[B, T-1] log-probs per micro-batch (see engine.objectives.sequence_logprobs)."""
+    def logprobs(self, micro_batches: list[dict], temperature: float = 1.0, chunk_tokens: int = 1024) -> list:
+        """[B, T-1] log-probs under each micro-batch's loss_mask, from logits / temperature
+        (see engine.objectives.sequence_logprobs)."""
         import torch
 
         from engine.objectives import sequence_logprobs
 
         dev = device.torch_device()
         with torch.no_grad():
-            return [sequence_logprobs(self.model, {k: v.to(dev) for k, v in mb.items()}).cpu() for mb in micro_batches]
+            return [sequence_logprobs(self.model, {k: v.to(dev) for k, v in mb.items()}, temperature, chunk_tokens).cpu()
+                    for mb in micro_batches]
 
     def offload(self) -> dict:
         if not device.has_cuda():

@@ -59,7 +59,10 @@ class RolloutEngine:
         self.syncs = 0
 
     def _llm_kwargs(self, dtype, seed, max_model_len, gpu_memory_utilization) -> dict:
-        kw = dict(model=self._model_path, dtype=dtype, seed=seed, max_model_len=max_model_len)
+        # processed log-probs: of the distribution actually sampled (after temperature / top-p), the one the
+        # trainer's log_softmax(logits / T) and the rollout correction compare with (TRL asks for the same)
+        kw = dict(model=self._model_path, dtype=dtype, seed=seed, max_model_len=max_model_len,
+                  logprobs_mode="processed_logprobs")
         if self.backend.name:
             kw["attention_backend"] = self.backend.name
         if self.on_gpu:  # CUDA graphs kept: reload_weights and the sync copy into the captured storage
@@ -83,9 +86,9 @@ class RolloutEngine:
                  max_tokens: int = 64, seed: int | None = None, stop_token_ids: list[int] | None = None) -> list[list[dict]]:
         """n samples per prompt: [[{"token_ids", "logprobs", "finish_reason"} x n] x prompts].
 
-        `logprobs[t]` is the sampled token's log-prob under the engine's raw model distribution
-        (vLLM's default logprobs_mode="raw_logprobs": before temperature and top-p). A given
-        `seed` makes the call reproducible (sample i of a prompt uses seed + i).
+        `logprobs[t]` is the sampled token's log-prob under the distribution it was sampled from
+        (logprobs_mode="processed_logprobs": after temperature and top-p; vLLM's default would be the
+        raw, untempered one). A given `seed` makes the call reproducible.
         """
         from vllm import SamplingParams, TokensPrompt
 

@@ -61,38 +61,41 @@ class TrainWorker:
         self.engine = None
 
     # ------------------------------------------------------------------ setup
-    def setup(self, model_path: str, ds_config: dict, seed: int, dtype: str = "float32", model_kind: str = "causal_lm") -> dict:
+    def setup(self, model_path: str, ds_config: dict, seed: int, dtype: str = "float32", model_kind: str = "causal_lm",
+              freeze_router: bool = False) -> dict:
         import deepspeed
         import torch
-        import transformers
 
         torch.manual_seed(seed)
         deepspeed.init_distributed(dist_backend=device.dist_backend(), verbose=False)
         model = MODEL_KINDS[model_kind](model_path, getattr(torch, dtype))
+        frozen = freeze_routers(model) if freeze_router else []
         opt_cfg = ds_config.pop("_optimizer")
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=opt_cfg["lr"], betas=tuple(opt_cfg["betas"]), weight_decay=opt_cfg["weight_decay"])
         self.engine, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
         self.top_k = getattr(model.config, "num_experts_per_tok", None) or 1
-        return {"rank": self.rank, "params": sum(p.numel() for p in model.parameters())}
+        return {"rank": self.rank, "params": sum(p.numel() for p in model.parameters()), "frozen": frozen}
 
     # ------------------------------------------------------------------ steps
     def train_step(self, micro_batches: list[dict], lr: float, objective: str, **kwargs: Any) -> dict:
         """One optimizer step over this rank's micro-batches (gradient accumulation)."""
         from engine.objectives import get_objective
 
+        from align.algos.rollout_correction import merge_stats
+
         fn = get_objective(objective)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.engine.train()
-        totals: dict[str, float] = {}
+        parts = []
         t0 = time.perf_counter()
         for mb in micro_batches:
             loss, metrics = fn(self.engine, mb, top_k=self.top_k, **kwargs)
             self.engine.backward(loss)
             self.engine.step()
-            for k, v in metrics.items():
-                totals[k] = totals.get(k, 0.0) + v
+            parts.append(metrics)
+        totals = merge_stats(parts)  # sums, except *_min / *_max
         totals["grad_norm"] = float(self.engine.get_global_grad_norm() or 0.0)
         totals["step_seconds"] = time.perf_counter() - t0
         return totals
@@ -112,15 +115,15 @@ class TrainWorker:
                     totals[k] = totals.get(k, 0.0) + v
         return totals
 
-    def logprobs(self, micro_batches: list[dict]) -> list:
-        """Per-token log-probs of each micro-batch's own tokens: list of [B, T-1] tensors."""
+    def logprobs(self, micro_batches: list[dict], temperature: float = 1.0, chunk_tokens: int = 1024) -> list:
+        """Log-probs of each micro-batch's tokens under its loss_mask, from logits / temperature: [B, T-1] each."""
         import torch
 
         from engine.objectives import sequence_logprobs
 
         self.engine.eval()
         with torch.no_grad():
-            return [sequence_logprobs(self.engine, mb).cpu() for mb in micro_batches]
+            return [sequence_logprobs(self.engine, mb, temperature, chunk_tokens).cpu() for mb in micro_batches]
 
     def rewards(self, micro_batches: list[dict]) -> list:
         """Reward-model scores of each micro-batch's sequences: list of [B] tensors."""
@@ -173,6 +176,24 @@ class TrainWorker:
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""
         return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
+
+
+def router_modules(model) -> list:
+    """The MoE router modules of an HF model: the class the model itself records `router_logits` from
+    (`_can_record_outputs`), so no class-name guessing; [] for dense models."""
+    recorder = getattr(model, "_can_record_outputs", {}).get("router_logits")
+    cls = getattr(recorder, "target_class", recorder)
+    return [m for m in model.modules() if isinstance(cls, type) and isinstance(m, cls)]
+
+
+def freeze_routers(model) -> list[str]:
+    """requires_grad=False on every router parameter; returns their names (empty for dense models)."""
+    ids = {id(p) for m in router_modules(model) for p in m.parameters()}
+    names = [n for n, p in model.named_parameters() if id(p) in ids]
+    for n, p in model.named_parameters():
+        if id(p) in ids:
+            p.requires_grad_(False)
+    return names
 
 
 def _swap(ds_engine, method: str) -> dict:

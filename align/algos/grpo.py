@@ -41,10 +41,27 @@ class Aggregation:
 
 AGGREGATIONS: dict[str, Aggregation] = {}
 
-# TRL 1.16 `GRPOConfig.loss_type` -> our aggregation. "dapo" is "token_mean" with token_sum_norm = tokens in
-# the whole generation batch (TRL's `num_items_in_batch`); "dr_grpo" needs max_len = max_completion_length.
-TRL_LOSS_TYPES: dict[str, str] = {"grpo": "seq_mean_token_mean", "bnpo": "token_mean", "dapo": "token_mean",
-                                  "dr_grpo": "seq_mean_token_sum_norm"}
+
+
+@dataclass(frozen=True)
+class LossType:
+    """A named policy-loss variant: how per-token losses are aggregated and at which level the ratio is taken
+    ("token": per token, as PPO/GRPO; "sequence": one length-normalised ratio per sequence, as GSPO)."""
+
+    aggregation: str
+    ratio_level: str = "token"
+
+
+LOSS_TYPES: dict[str, LossType] = {}
+
+
+def register_loss_type(name: str, aggregation: str, ratio_level: str = "token") -> None:
+    """Add a loss variant (the recipe's `grpo.loss_type`); a taken name is refused."""
+    if name in LOSS_TYPES:
+        raise ValueError(f"loss type {name!r} is already registered")
+    if ratio_level not in ("token", "sequence"):
+        raise ValueError(f"ratio_level must be 'token' or 'sequence', got {ratio_level!r}")
+    LOSS_TYPES[name] = LossType(aggregation, ratio_level)
 
 _UNIT_COUNT: dict[str, Callable[[torch.Tensor], torch.Tensor | float]] = {
     "tokens": lambda mask: mask.sum().clamp(min=1.0),
@@ -131,6 +148,14 @@ def _flat_groups(r: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return (hi == lo) & valid.any(1)
 
 
+def informative_groups(rewards: torch.Tensor, group_size: int, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """DAPO's dynamic-sampling filter: which groups carry a learning signal. rewards: [B*G] group-major or
+    [B, G]; valid: optional [B*G] bool. Returns [B] bool: True where the group's valid rewards are not all
+    equal (a group of equal rewards gets advantage 0 everywhere: `group_advantages`)."""
+    r, v = _grouped(rewards, group_size, valid)  # [B, G]
+    return ~_flat_groups(r, v) & (v.sum(1) >= 2)
+
+
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group", eps: float = 1e-4,
                      valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Group-relative advantages A_i = (r_i - mean(group)) / (std + eps), as TRL 1.16 computes them.
@@ -185,6 +210,19 @@ def _agg_seq_mean_token_sum_norm(x: torch.Tensor, mask: torch.Tensor, max_len: i
     return (x * mask).sum() / max_len
 
 
+# TRL 1.16 `GRPOConfig.loss_type` names, plus GSPO (TRL: loss_type="grpo", importance_sampling_level="sequence").
+# The counts are always global (all micro-batches and ranks of the optimiser step), so the micro-batch losses sum
+# to the full-batch loss. "dapo" and "bnpo" are then the same token mean over the step; TRL's "bnpo" divides each
+# micro-batch's own token mean by the accumulation steps instead (equal on one micro-batch). "dr_grpo" divides by
+# sequences x max_len, max_len = the recipe's max completion tokens (TRL's max_completion_length).
+register_loss_type("grpo", "seq_mean_token_mean")  # DeepSeekMath: 1/G sum_i 1/|o_i| sum_t
+register_loss_type("dapo", "token_mean")
+register_loss_type("bnpo", "token_mean")
+register_loss_type("dr_grpo", "seq_mean_token_sum_norm")
+register_loss_type("gspo", "seq_mean_token_mean", ratio_level="sequence")
+TRL_LOSS_TYPES: dict[str, str] = {n: LOSS_TYPES[n].aggregation for n in ("grpo", "bnpo", "dapo", "dr_grpo")}
+
+
 def aggregate(x: torch.Tensor, mask: torch.Tensor, aggregation: str = "token_mean", *,
               token_sum_norm: float | None = None, seq_sum_norm: float | None = None,
               max_len: int | None = None) -> torch.Tensor:
@@ -237,25 +275,42 @@ def _loss_metrics(ratio: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, kl
     return out
 
 
+def sequence_log_ratio(logp: torch.Tensor, old_logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """GSPO's length-normalised sequence log-ratio: mean over the mask of (logp - old_logp). [B, T] -> [B, 1]."""
+    return ((logp - old_logp) * mask).sum(-1, keepdim=True) / mask.sum(-1, keepdim=True).clamp(min=1.0)
+
+
 def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, *,
                 eps_low: float = 0.2, eps_high: float = 0.2, beta: float = 0.0, ref_logp: torch.Tensor | None = None,
                 kl: str = "k3", aggregation: str = "token_mean", token_sum_norm: float | None = None,
-                seq_sum_norm: float | None = None, max_len: int | None = None) -> tuple[torch.Tensor, dict]:
-    """Clipped GRPO loss: aggregate(-min(ratio*A, clip(ratio, 1-eps_low, 1+eps_high)*A) + beta * KL).
+                seq_sum_norm: float | None = None, max_len: int | None = None, ratio_level: str = "token",
+                is_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """Clipped GRPO loss: aggregate(-w * min(ratio*A, clip(ratio, 1-eps_low, 1+eps_high)*A) + beta * KL).
 
     logp: [B, T] policy log-probs of the sampled tokens (with grad); old_logp: [B, T] at sampling time;
     ref_logp: [B, T] reference model (needed when beta != 0; without beta it only feeds the "kl" metric).
     old_logp and ref_logp are detached. advantages: [B] (one per sequence) or [B, T]. mask: [B, T], 1 on
     completion tokens. eps_high = 0.28 gives DAPO's clip-higher. kl: a name in KL_ESTIMATORS (k3: TRL/DeepSeekMath).
-    aggregation, token_sum_norm, seq_sum_norm, max_len: see `aggregate`; TRL_LOSS_TYPES maps TRL's loss_type.
+    aggregation, token_sum_norm, seq_sum_norm, max_len: see `aggregate`; LOSS_TYPES names TRL's loss types.
+    ratio_level: "token" (ratio per token) or "sequence" (GSPO: one ratio per sequence, exp of the masked mean
+        log-ratio, [B, 1], with the gradient flowing through every token; TRL `importance_sampling_level`).
+    is_weights: optional rollout-correction weights pi_trainer / pi_rollout ([B, T] or [B, 1], detached;
+        `align.algos.rollout_correction`), multiplying the policy term and not the KL term, as TRL does.
     Returns (loss [], metrics): detached 0-dim tensors, token means over the mask: clip_frac (TRL
     clip_ratio/region_mean: ratio < 1-eps_low with A < 0, or ratio > 1+eps_high with A > 0), clip_frac_low,
     clip_frac_high (TRL clip_ratio/low_mean, /high_mean), ratio_mean, and kl when ref_logp is given.
     """
     mask = mask.to(logp.dtype)
     adv = advantages.unsqueeze(-1) if advantages.dim() == 1 else advantages  # [B, 1] or [B, T]
-    ratio = torch.exp(logp - old_logp.detach())  # [B, T]
-    per_token = -clipped_objective(ratio, adv, eps_low, eps_high)  # [B, T]
+    old = old_logp.detach()
+    log_ratio = sequence_log_ratio(logp, old, mask) if ratio_level == "sequence" else logp - old  # [B, 1] | [B, T]
+    if ratio_level not in ("token", "sequence"):
+        raise ValueError(f"ratio_level must be 'token' or 'sequence', got {ratio_level!r}")
+    ratio = torch.exp(log_ratio)
+    per_token = -clipped_objective(ratio, adv, eps_low, eps_high)  # [B, T] or [B, 1]
+    if is_weights is not None:
+        per_token = per_token * is_weights.detach()
+    per_token = per_token.expand_as(logp)  # [B, T]
     kl_tok = None if ref_logp is None else kl_penalty(logp, ref_logp.detach(), kl)  # [B, T]
     if beta != 0.0:
         if kl_tok is None:
@@ -263,8 +318,8 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
         per_token = per_token + beta * kl_tok
     loss = aggregate(per_token, mask, aggregation, token_sum_norm=token_sum_norm, seq_sum_norm=seq_sum_norm,
                      max_len=max_len)
-    return loss, _loss_metrics(ratio.detach(), adv, mask, None if kl_tok is None else kl_tok.detach(),
-                               eps_low, eps_high)
+    return loss, _loss_metrics(ratio.detach().expand_as(logp), adv, mask,
+                               None if kl_tok is None else kl_tok.detach(), eps_low, eps_high)
 
 
 # ---------------------------------------------------------------------------------------------- from logits

@@ -27,10 +27,12 @@ def progress(total: int, initial: int, desc: str):
 
 
 # ---------------------------------------------------------------------- trainers
-def check_batching(batch_size: int, micro: int, workers: int) -> None:
+def check_batching(batch_size: int, micro: int, workers: int, keys: str = "`sft.batch_size` or `sft.micro_batch_size`") -> None:
+    """Every rank must run the same whole number of full micro-batches, or DeepSpeed's accumulation count
+    (batch / (micro x workers)) and the loss scale disagree and the step is not the batch mean."""
     if batch_size % (micro * workers):
         raise ConfigError(f"batch size {batch_size} must be a multiple of micro_batch_size x trainer.num_workers "
-                          f"= {micro} x {workers}; change `sft.batch_size` or `sft.micro_batch_size`.")
+                          f"= {micro} x {workers}; change {keys}.")
 
 
 def deepspeed_config(cfg, batch_size: int, micro: int) -> dict:
@@ -75,7 +77,7 @@ class Trainers:
 
 
 def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None,
-                   model_kind: str = "causal_lm") -> Trainers:
+                   model_kind: str = "causal_lm", freeze_router: bool = False) -> Trainers:
     from engine.cluster import WorkerGroup, free_port, start_ray
     from engine.trainer import TrainWorker
 
@@ -84,7 +86,8 @@ def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = No
     micro = micro or cfg.sft.micro_batch_size
     group = WorkerGroup(TrainWorker, t.num_workers, t.cpus_per_worker, t.gpus_per_worker,
                         lambda r: (r, t.num_workers, "127.0.0.1", port, t.threads_per_worker))
-    group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype, model_kind)
+    group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype, model_kind,
+               freeze_router)
     return Trainers(group, micro)
 
 
@@ -108,8 +111,8 @@ def train_step(group, items: list, cfg, tok, lr: float) -> dict:
     nll = sum(r["nll_sum"] for r in results)
     return {"loss": nll / max(1, n_tokens), "aux_loss": sum(r["aux_loss"] for r in results) / (gas * len(group)),
             "grad_norm": results[0]["grad_norm"], "tokens": n_tokens,
-            **{k: max(r[k] for r in results) / gas for k in ("expert_load_max",) if k in results[0]},
-            **{k: min(r[k] for r in results) / gas for k in ("expert_load_min",) if k in results[0]},
+            **{k: max(r[k] for r in results) for k in ("expert_load_max",) if k in results[0]},  # max over micro-batches
+            **{k: min(r[k] for r in results) for k in ("expert_load_min",) if k in results[0]},
             "step_seconds": max(r["step_seconds"] for r in results)}
 
 

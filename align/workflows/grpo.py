@@ -93,10 +93,17 @@ def _check_model_path(cfg) -> None:
 
 def _check_inputs(cfg) -> None:
     """Everything every stage needs, checked before stage 1 spends any time."""
+    from align.algos.grpo import LOSS_TYPES
+
     check_reward_models(cfg)
     check_reward_functions(cfg)
     for stage in cfg.stages:
         sc = getattr(cfg, f"stage{stage}")
+        g, key = sc.grpo, f"stage{stage}.grpo"
+        if g.loss_type not in LOSS_TYPES:
+            raise ConfigError(f"`{key}.loss_type` is `{g.loss_type}`; known loss types: {', '.join(sorted(LOSS_TYPES))}.")
+        common.check_batching(g.prompts_per_step * g.group_size, g.micro_batch_size, cfg.trainer.num_workers,
+                              f"`{key}.prompts_per_step` x `{key}.group_size` (the batch) or `{key}.micro_batch_size`")
         parts.load_prompt_rows(sc.prompts + sc.eval_prompts)
         ref = sc.reference if sc.reference not in (None, "start") else cfg.reference
         if ref and not ref.startswith("builtin:") and not (Path(ref) / "config.json").exists():
@@ -182,7 +189,8 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
 
     g = sc.grpo
     batch = g.prompts_per_step * g.group_size
-    trainers = common.start_trainers(_as_sft_like(cfg, sc), policy_path, batch, micro=g.micro_batch_size)
+    trainers = common.start_trainers(_as_sft_like(cfg, sc), policy_path, batch, micro=g.micro_batch_size,
+                                     freeze_router=g.router == "freeze")
     r = cfg.rollout
     engine_cls = ray.remote(RolloutEngine).options(num_cpus=r.cpus_per_engine, num_gpus=r.gpus_per_engine)
     engines = [engine_cls.remote(policy_path, dtype=r.dtype or cfg.model.dtype, seed=cfg.run.seed + i,
@@ -260,30 +268,88 @@ def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float)
     """One step; `pool` = (prompt rows, their sampling weights)."""
     g = sc.grpo
     actors.scheduler.before_generate()
-    batch_rows = parts.pick_prompts(*pool, n=g.prompts_per_step, seed=cfg.run.seed, step=step)
-    samples, gen_s = parts.generate(actors.engines, tok, batch_rows, g.group_size, g, cfg.run.seed * 100003 + step)
-    values, metrics = parts.score(samples, rewards.fns, g.max_reward_failure_frac)
-    per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id)
+    samples, values, metrics = _rollouts(cfg, sc, actors, tok, pool, rewards, step)
+    per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id,
+                                   g.mask_truncated)
     t0 = time.perf_counter()
     _reference_and_old_logprobs(cfg, g, actors, per_rank)
     combined, adv, adv_stats = _advantages(sc, rewards.weights, values, per_rank, len(samples))
     parts.set_advantages(per_rank, adv)
-    n_tokens = sum(len(s.completion_ids) for s in samples)
-    slots = len(per_rank) * len(per_rank[0])
-    train = {}
-    for _ in range(g.updates_per_batch):
-        results = actors.trainers.call(
-            "train_step", per_rank=[(m, lr, "grpo") for m in per_rank], token_scale=slots / max(1, n_tokens),
-            seq_scale=slots / len(samples), aux_coef=0.0,
-            loss_kwargs={"eps_low": g.eps_low, "eps_high": g.eps_high, "beta": g.beta if not g.kl_in_reward else 0.0,
-                         "kl": g.kl_estimator, "aggregation": g.loss_aggregation})
-        train = _reduce(results, n_tokens, slots)
+    n_tokens, slots = parts.loss_tokens(per_rank), len(per_rank) * len(per_rank[0])
+    kwargs = _objective_kwargs(g, slots, n_tokens, len(samples))
+    updates = [_reduce(actors.trainers.call("train_step", per_rank=[(m, lr, "grpo") for m in per_rank], **kwargs),
+                       n_tokens, slots) for _ in range(g.updates_per_batch)]
     lengths = torch.tensor([len(s.completion_ids) for s in samples], dtype=torch.float32)
-    return {**metrics, **train, **{k: float(v) for k, v in adv_stats.items()},
-            "reward_mean": float(combined.mean()), "reward_std": float(combined.std()),
-            "completion_len": float(lengths.mean()),
-            "generation_seconds": gen_s, "train_seconds": time.perf_counter() - t0,
-            "tokens_per_second": float(lengths.sum()) / max(gen_s, 1e-9)}
+    return {**metrics, **_per_update(updates), **{k: float(v) for k, v in adv_stats.items()},
+            "reward_mean_trained": float(combined.mean()), "reward_std": float(combined.std()),
+            "completion_len": float(lengths.mean()), "loss_tokens": n_tokens,
+            "truncated_frac": sum(s.finish_reason == "length" for s in samples) / len(samples),
+            "train_seconds": time.perf_counter() - t0}
+
+
+def _objective_kwargs(g, slots: int, n_tokens: int, n_seqs: int) -> dict:
+    """What the "grpo" objective needs besides the micro-batch: global counts (exact batch means), the
+    loss type, the sampling temperature, the rollout correction and the MoE balance coefficient."""
+    from align.algos.grpo import LOSS_TYPES
+
+    lt = LOSS_TYPES[g.loss_type]
+    rc = g.rollout_correction
+    return {"token_scale": slots / max(1, n_tokens), "seq_scale": slots / n_seqs, "temperature": g.temperature,
+            "chunk_tokens": g.logprob_chunk_tokens, "aux_coef": g.aux_loss_coef,
+            "correction": {"mode": rc.mode, "c_min": rc.c_min, "c_max": rc.c_max},
+            "loss_kwargs": {"eps_low": g.eps_low, "eps_high": g.eps_high, "beta": 0.0 if g.kl_in_reward else g.beta,
+                            "kl": g.kl_estimator, "aggregation": lt.aggregation, "ratio_level": lt.ratio_level,
+                            "max_len": g.max_new_tokens}}
+
+
+def _per_update(updates: list[dict]) -> dict:
+    """The step's figures: each key's mean over the updates, and with several updates every update's own
+    value as `update<i>/<key>` (clipping only acts from the second update on)."""
+    out = {k: sum(u[k] for u in updates) / len(updates) for k in updates[0]}
+    if len(updates) > 1:
+        for i, u in enumerate(updates, 1):
+            out |= {f"update{i}/{k}": v for k, v in u.items() if not k.startswith(("mismatch", "is/", "logprob_mismatch"))}
+    return out
+
+
+def _rollouts(cfg, sc, actors: Actors, tok, pool, rewards, step: int):
+    """Generate and score a batch of `prompts_per_step` groups. With `dynamic_sampling` (DAPO), groups whose
+    rewards are all equal carry no signal: they are dropped and more prompts are drawn (`draw` 1, 2, ...,
+    each deterministic per (seed, step, draw)) until the batch is full or `max_sampling_rounds` draws were
+    made; a batch still short is filled with dropped groups (advantage 0), so its size never changes.
+    Returns (samples, reward values per function, metrics); the reward metrics cover every sample drawn."""
+    from align.algos.combine import combine, reward_matrix
+    from align.algos.grpo import informative_groups
+
+    g = sc.grpo
+    G, want = g.group_size, g.prompts_per_step
+    kept, spare, drawn, metrics, gen_s = [], [], [], [], 0.0
+    for draw in range(g.max_sampling_rounds if g.dynamic_sampling else 1):
+        rows = parts.pick_prompts(*pool, n=want, seed=cfg.run.seed, step=step, draw=draw)
+        samples, secs = parts.generate(actors.engines, tok, rows, G, g, cfg.run.seed * 100003 + step + 7919 * draw)
+        values, m = parts.score(samples, rewards.fns, g.max_reward_failure_frac)
+        gen_s, metrics = gen_s + secs, metrics + [m]
+        matrix = reward_matrix(values)
+        raw = combine(matrix, rewards.weights)
+        drawn.append(raw)
+        useful = informative_groups(raw, G, ~torch.isnan(matrix).all(-1)) if g.dynamic_sampling else None
+        for b in range(len(rows)):
+            group = (samples[b * G:(b + 1) * G], [v[b * G:(b + 1) * G] for v in values])
+            (kept if useful is None or useful[b] else spare).append(group)
+        if len(kept) >= want:
+            break
+    informative = min(len(kept), want)
+    batch = (kept + spare)[:want]
+    samples = [s for grp, _ in batch for s in grp]
+    values = [[x for _, vals in batch for x in vals[f]] for f in range(len(rewards.fns))]
+    every = torch.cat(drawn)
+    out = {k: sum(m[k] for m in metrics) / len(metrics) for k in metrics[0]}
+    out |= {"reward_mean": float(every.mean()), "generation_seconds": gen_s,
+            "tokens_per_second": sum(len(s.completion_ids) for s in samples) / max(gen_s, 1e-9)}
+    if g.dynamic_sampling:
+        out |= {"dynamic/draws": len(drawn), "dynamic/drawn_groups": len(drawn) * want,
+                "dynamic/kept_groups": informative, "dynamic/filled_groups": want - informative}
+    return samples, values, out
 
 
 def _advantages(sc, weights: list[float], values, per_rank, n: int):
@@ -309,16 +375,17 @@ def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> None:
     (with one update the old policy is the current one). In split placement both run at once."""
     import ray
 
-    flat = [{k: mb[k] for k in ("input_ids", "attention_mask")} for mbs in per_rank for mb in mbs]
+    flat = [{k: mb[k] for k in ("input_ids", "attention_mask", "loss_mask")} for mbs in per_rank for mb in mbs]
     need_old = g.updates_per_batch > 1 or g.kl_in_reward
+    lp = {"temperature": g.temperature, "chunk_tokens": g.logprob_chunk_tokens}  # the sampling policy's log-probs
     if cfg.rollout.placement == "colocated":
         actors.scheduler.before_reference()
-        ref = ray.get(actors.reference.logprobs.remote(flat))
+        ref = ray.get(actors.reference.logprobs.remote(flat, **lp))
         actors.scheduler.before_train()
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank]) if need_old else None
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp) if need_old else None
     else:
-        ref_ref = actors.reference.logprobs.remote(flat)
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank]) if need_old else None
+        ref_ref = actors.reference.logprobs.remote(flat, **lp)
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp) if need_old else None
         ref = ray.get(ref_ref)
     it = iter(ref)
     _attach(per_rank, "ref_logp", [[next(it) for _ in mbs] for mbs in per_rank])
@@ -333,12 +400,20 @@ def _attach(per_rank, key: str, values) -> None:
 
 
 def _reduce(results: list[dict], n_tokens: int, slots: int) -> dict:
-    """Per-rank sums -> global metrics: token-weighted means, the loss, the slowest rank's time."""
-    out = {k.removesuffix("_sum"): sum(r[k] for r in results) / max(1, n_tokens) for k in results[0] if k.endswith("_sum")}
-    out["loss"] = sum(r["loss_slot"] for r in results) / slots
+    """Per-rank sums -> global metrics: token-weighted means, the loss, the slowest rank's time, the
+    rollout mismatch and importance weights (align.algos.rollout_correction.finish_stats)."""
+    from align.algos.rollout_correction import finish_stats, merge_stats
+
+    merged = merge_stats(results)
+    out = {k.removesuffix("_sum"): v / max(1, n_tokens) for k, v in merged.items()
+           if k.endswith("_sum") and not k.startswith(("mismatch_", "is_"))}
+    out["loss"] = merged["loss_slot"] / slots
     out["grad_norm"] = results[0]["grad_norm"]
     out["update_seconds"] = max(r["step_seconds"] for r in results)
-    for k in ("expert_load_max", "expert_load_min"):
-        if k in results[0]:
-            out[k] = sum(r[k] for r in results) / slots
+    for k in ("expert_load_max", "expert_load_min"):  # the extreme over micro-batches and ranks
+        if k in merged:
+            out[k] = merged[k]
+    out |= finish_stats(merged)
+    if "mismatch/mean" in out:  # the names earlier runs logged
+        out["logprob_mismatch"], out["logprob_mismatch_max"] = out["mismatch/mean"], out["mismatch/max"]
     return out

@@ -29,6 +29,7 @@ class Sample:
     rollout_logp: list[float]
     row: dict
     text: str = ""
+    finish_reason: str = ""  # vLLM's: "stop" (EOS / stop token) or "length" (cut at max_new_tokens)
     reward: float = 0.0
     advantage: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -89,11 +90,12 @@ def prompt_ids(tok, row: dict) -> list[int]:
     return encode_prompt(tok, messages)
 
 
-def pick_prompts(rows: list[dict], weights: list[float] | None = None, *, n: int, seed: int, step: int) -> list[dict]:
+def pick_prompts(rows: list[dict], weights: list[float] | None = None, *, n: int, seed: int, step: int,
+                 draw: int = 0) -> list[dict]:
     """`n` rows drawn without replacement (while there are enough) with probability
     proportional to `weights` (Efraimidis-Spirakis keys u^(1/w)); deterministic per
-    (seed, step), so a resumed run draws the same prompts."""
-    rng = random.Random(f"{seed}:{step}")
+    (seed, step, draw), so a resumed run draws the same prompts (`draw` > 0: dynamic sampling's extra draws)."""
+    rng = random.Random(f"{seed}:{step}" if draw == 0 else f"{seed}:{step}:{draw}")
     if n > len(rows):
         return rng.choices(rows, weights, k=n)
     weights = weights or [1.0] * len(rows)
@@ -119,7 +121,7 @@ def generate(engines: list, tok, rows: list[dict], n: int, g, seed: int) -> tupl
     for j, row in enumerate(rows):
         for o in by_prompt[j]:
             samples.append(Sample(ids[j], list(o["token_ids"]), list(o["logprobs"]), row,
-                                  tok.decode(o["token_ids"], skip_special_tokens=True)))
+                                  tok.decode(o["token_ids"], skip_special_tokens=True), o.get("finish_reason") or ""))
     return samples, time.perf_counter() - t0
 
 
@@ -160,14 +162,20 @@ def _last_error(fn) -> str:
 
 
 # ---------------------------------------------------------------------- tensors
-def to_encoded(samples: list[Sample]) -> list:
+def to_encoded(samples: list[Sample], mask_truncated: bool = False) -> list:
+    """Prompt + completion with the loss on the completion; with `mask_truncated` (DAPO's overlong
+    masking, TRL's mask_truncated_completions) a completion cut at max_new_tokens has no loss tokens."""
     from align.data.chat import Encoded
 
-    return [Encoded(tuple(s.prompt_ids + s.completion_ids), (0,) * len(s.prompt_ids) + (1,) * len(s.completion_ids))
+    def on(s: Sample) -> int:
+        return 0 if mask_truncated and s.finish_reason == "length" else 1
+
+    return [Encoded(tuple(s.prompt_ids + s.completion_ids), (0,) * len(s.prompt_ids) + (on(s),) * len(s.completion_ids))
             for s in samples]
 
 
-def micro_batches(samples: list[Sample], n_ranks: int, micro: int, pad_id: int) -> list[list[dict]]:
+def micro_batches(samples: list[Sample], n_ranks: int, micro: int, pad_id: int,
+                  mask_truncated: bool = False) -> list[list[dict]]:
     """Per-rank lists of collated micro-batches; `index` [B] maps rows back to `samples`.
 
     Samples are sorted by length before they are dealt to ranks and cut into micro-batches,
@@ -175,7 +183,7 @@ def micro_batches(samples: list[Sample], n_ranks: int, micro: int, pad_id: int) 
     """
     from engine.trainer import collate
 
-    enc = to_encoded(samples)
+    enc = to_encoded(samples, mask_truncated)
     order = sorted(range(len(samples)), key=lambda j: -len(enc[j].input_ids))
     per_rank = []
     for r in range(n_ranks):
@@ -212,6 +220,11 @@ def sequence_kl(per_rank: list[list[dict]], n: int, estimator: str) -> torch.Ten
     return out
 
 
+def loss_tokens(per_rank: list[list[dict]]) -> int:
+    """Tokens that carry loss in the whole batch (the global count of token-mean losses)."""
+    return int(sum(int(mb["loss_mask"][:, 1:].sum()) for mbs in per_rank for mb in mbs))
+
+
 def set_advantages(per_rank: list[list[dict]], adv: torch.Tensor) -> None:
     for mbs in per_rank:
         for mb in mbs:
@@ -242,9 +255,9 @@ def check_sync(trainers, engine, tok, rows: list[dict], tol: float) -> float:
     vllm_lp = ray.get(engine.score.remote(seqs, plens))
     from align.data.chat import Encoded
 
-    enc = [Encoded(tuple(s), (0,) * len(s)) for s in seqs]
+    enc = [Encoded(tuple(s), (0,) * p + (1,) * (len(s) - p)) for s, p in zip(seqs, plens)]
     mb = collate(enc, tok.pad_token_id)
-    train_lp = trainers.group.call_rank0("logprobs", [mb])[0]
+    train_lp = trainers.group.call_rank0("logprobs", [mb])[0]  # temperature 1: vLLM's prompt log-probs are raw
     diff = 0.0
     for i, (s, p) in enumerate(zip(seqs, plens)):
         ours = train_lp[i, p - 1 : len(s) - 1]

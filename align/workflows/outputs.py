@@ -82,7 +82,8 @@ def _tensorboard(folder: Path):
 def _plain(v: Any) -> Any:
     if hasattr(v, "item"):
         return v.item()
-    return round(v, 6) if isinstance(v, float) else v
+    # 7 significant digits, not 6 decimals: a log-prob mismatch of 3e-7 must not be logged as 0.0
+    return float(f"{v:.7g}") if isinstance(v, float) else v
 
 
 def read_metrics(out: Path) -> list[dict]:

@@ -50,7 +50,7 @@ def run(cfg) -> dict:
     train, skipped = load_train(cfg, tok)
     evals = [e for e in (load_eval(cfg, tok, s) for s in cfg.data.eval) if e is not None]
     r = cfg.rm
-    common.check_batching(r.batch_size, r.micro_batch_size, cfg.trainer.num_workers)
+    common.check_batching(r.batch_size, r.micro_batch_size, cfg.trainer.num_workers, "`rm.batch_size` or `rm.micro_batch_size`")
     steps_per_epoch = len(train) // r.batch_size
     if steps_per_epoch == 0:
         raise ConfigError(f"`rm.batch_size` ({r.batch_size}) is larger than the training data ({len(train)} rows).")

@@ -86,6 +86,34 @@ def test_seeded_sampling_with_real_prompt_lengths_runs_and_repeats(engine):
     assert sum(len({tuple(t) for t in g}) > 1 for g in ids) > len(ids) // 2, "samples of one prompt must differ"
 
 
+def test_rollout_logprobs_are_the_tempered_policy_the_trainer_scores(engine, models, folder):
+    """T=0.7 through the GRPO pieces: vLLM samples and returns processed (tempered) log-probs, the
+    workflow aligns them with the trainer's micro-batch, and the trainer's log_softmax(logits / T)
+    must agree within 1e-3 nats on a real model. Negative control: the trainer at T=1 (the old
+    behaviour) is more than 10x further off."""
+    from transformers import AutoTokenizer
+
+    from align.workflows import grpo_parts as parts
+    from engine.objectives import sequence_logprobs
+
+    a = models[0]
+    engine.update_weights(a.named_parameters())
+    tok = AutoTokenizer.from_pretrained(folder)
+    rows = [{"prompt": "Yuki has 5 baskets with 6 stamps in each. How many stamps does Yuki have?"},
+            {"prompt": "Name three colours of the rainbow."}]
+    ids = [parts.prompt_ids(tok, r) for r in rows]
+    outs = engine.generate(ids, n=4, temperature=0.7, max_tokens=24, seed=11)
+    samples = [parts.Sample(ids[j], o["token_ids"], o["logprobs"], rows[j]) for j in range(2) for o in outs[j]]
+    [[mb]] = parts.micro_batches(samples, 1, 8, tok.pad_token_id)
+    mask = mb["loss_mask"][:, 1:].bool()
+    gap = {}
+    with torch.no_grad():
+        for t in (0.7, 1.0):
+            gap[t] = float((sequence_logprobs(a, mb, temperature=t) - mb["rollout_logp"]).abs()[mask].mean())
+    assert gap[0.7] <= 1e-3, gap
+    assert gap[1.0] > 10 * gap[0.7] and gap[1.0] > 1e-2, gap
+
+
 # The tests below start a second engine; closing it leaves the module engine unusable, so they come last.
 def test_synced_engine_equals_a_fresh_load(engine, folder, models, fixed, tmp_path):
     from transformers import AutoTokenizer

@@ -8,9 +8,10 @@ from tests.workflows.cli import run_align as align, weights
 SHORT = ["model.path=builtin:tiny-v2@init", "run.tensorboard=false", "max_length=128", "stages=[1]",
          "stage1.prompts=[{source: 'builtin:math', max_rows: 64}]",
          "stage1.eval_prompts=[{source: 'builtin:math', split: test, max_rows: 8}]",
-         "stage1.rewards=[{fn: 'tests.workflows.custom_rewards:prefers_short'}, {fn: math_answer}]",
+         "stage1.rewards=[{fn: 'tests.workflows.custom_rewards:short_on_even_prompts'}, {fn: math_answer}]",
          "stage1.grpo.steps=3", "stage1.grpo.prompts_per_step=4", "stage1.grpo.group_size=4",
-         "stage1.grpo.max_new_tokens=16", "stage1.grpo.micro_batch_size=8", "stage1.optim.lr=1e-3"]
+         "stage1.grpo.max_new_tokens=16", "stage1.grpo.micro_batch_size=8", "stage1.optim.lr=1e-3",
+         "stage1.grpo.temperature=0.7", "stage1.grpo.updates_per_batch=2", "stage1.grpo.dynamic_sampling=true"]
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +33,36 @@ def test_grpo_changes_parameters_and_rollouts_follow(grpo_run):
     before, after = weights(init_path()), weights(out / "stage1" / "final")
     changed = [k for k in before if not before[k].equal(after[k])]
     assert len(changed) > len(before) // 2, f"only {len(changed)} of {len(before)} tensors changed"
+    routers = [k for k in before if k.endswith("mlp.gate.weight")]
+    assert routers and not set(routers) & set(changed), "grpo.router: freeze (the default) must keep the routers"
     rows = [json.loads(x) for x in (out / "stage1" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in rows if "reward_mean" in r]
     assert [r["step"] for r in steps] == [1, 2, 3]
     for key in ("kl", "clip_frac", "entropy", "zero_variance_frac", "logprob_mismatch", "generation_seconds",
-                "train_seconds", "sync_seconds", "sync_bytes", "tokens_per_second", "reward/prefers_short/mean",
-                "expert_load_max"):
+                "train_seconds", "sync_seconds", "sync_bytes", "tokens_per_second", "reward/short_on_even_prompts/mean",
+                "expert_load_max", "mismatch/max", "mismatch/seq_kl_k3", "is/weight_mean", "is/weight_min",
+                "is/weight_max", "is/truncated_frac", "update1/expert_load_max"):
         assert all(key in r for r in steps), key
     assert all(r["sync_bytes"] > 40e6 for r in steps)
     assert "weight-sync check passed" in proc.stdout
+
+
+def test_temperature_updates_and_dynamic_sampling_show_in_the_metrics(grpo_run):
+    """T=0.7 on both sides: vLLM's processed log-probs equal the trainer's log_softmax(logits / T), logged
+    unrounded; with 2 updates the first has ratio 1 and no clipping, the second clips; dynamic sampling
+    drops the groups of the prompts whose reward is constant and draws more."""
+    out, _ = grpo_run
+    steps = [r for r in map(json.loads, (out / "stage1" / "metrics.jsonl").read_text().splitlines()) if "reward_mean" in r]
+    for r in steps:
+        assert 0 < r["logprob_mismatch"] < 1e-4 and r["mismatch/max"] < 1e-3  # 7 significant digits, not 0.0
+        assert abs(r["is/weight_mean"] - 1) < 1e-4
+        assert abs(r["update1/ratio_mean"] - 1) < 1e-5 and r["update1/clip_frac"] == 0
+        assert r["update2/clip_frac"] > 0 and r["update2/ratio_mean"] != r["update1/ratio_mean"]
+        assert r["dynamic/kept_groups"] + r["dynamic/filled_groups"] == 4
+        assert r["dynamic/drawn_groups"] == 4 * r["dynamic/draws"]
+        if r["dynamic/filled_groups"] == 0:
+            assert r["zero_variance_groups"] == 0
+    assert any(r["dynamic/draws"] > 1 for r in steps), "some prompts have a constant reward: a second draw is needed"
 
 
 def test_reward_that_always_raises_stops_the_run(tmp_path):

@@ -114,3 +114,43 @@ def test_combination_matches_torch_reference():
     g = m.reshape(3, 4, 3)
     want = ((g - g.mean(1, keepdim=True)) / g.std(1, keepdim=True)).reshape(12, 3)
     assert torch.allclose(got, want)
+
+
+def test_a_batch_that_does_not_split_evenly_is_refused_with_its_numbers():
+    cfg = load_recipe(RECIPE, ["stages=[1]", "stage1.grpo.prompts_per_step=3", "stage1.grpo.group_size=4",
+                               "stage1.grpo.micro_batch_size=8"])
+    with pytest.raises(ConfigError, match=r"batch size 12 must be a multiple of .* = 8 x 1.*stage1.grpo.prompts_per_step"):
+        grpo._check_inputs(cfg)
+    cfg = load_recipe(RECIPE, ["stages=[1]", "stage1.grpo.loss_type=ppo"])
+    with pytest.raises(ConfigError, match=r"stage1.grpo.loss_type` is `ppo`; known loss types: bnpo, dapo, dr_grpo, grpo, gspo"):
+        grpo._check_inputs(cfg)
+
+
+def test_overlong_masking_takes_truncated_completions_out_of_the_loss():
+    from align.workflows.grpo_parts import micro_batches, loss_tokens, to_encoded
+
+    done = Sample([1, 2], [3, 4, 5], [0.0] * 3, {"prompt": "q"}, finish_reason="stop")
+    cut = Sample([1, 2], [6, 7, 8, 9], [0.0] * 4, {"prompt": "q"}, finish_reason="length")
+    assert to_encoded([done, cut])[1].loss_mask == (0, 0, 1, 1, 1, 1)
+    assert to_encoded([done, cut], mask_truncated=True)[1].loss_mask == (0, 0, 0, 0, 0, 0)
+    assert loss_tokens(micro_batches([done, cut], 1, 2, 0, mask_truncated=True)) == 3
+    assert loss_tokens(micro_batches([done, cut], 1, 2, 0)) == 7
+
+
+def test_dynamic_sampling_keeps_groups_with_a_signal():
+    from align.algos.grpo import informative_groups
+
+    r = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.5, 0.5, 0.2, 0.9])  # groups of 2: varied, flat, flat, varied
+    assert informative_groups(r, 2).tolist() == [True, False, False, True]
+    valid = torch.tensor([True, True, True, True, True, True, True, False])  # one judged sample: no signal
+    assert informative_groups(r, 2, valid).tolist() == [True, False, False, False]
+
+
+def test_every_update_is_logged_and_the_step_shows_their_mean():
+    a = {"clip_frac": 0.0, "loss": 1.0, "logprob_mismatch": 1e-7, "is/weight_mean": 1.0}
+    b = {"clip_frac": 0.5, "loss": 3.0, "logprob_mismatch": 1e-7, "is/weight_mean": 1.0}
+    got = grpo._per_update([a, b])
+    assert got["clip_frac"] == 0.25 and got["loss"] == 2.0
+    assert got["update1/clip_frac"] == 0.0 and got["update2/clip_frac"] == 0.5 and got["update2/loss"] == 3.0
+    assert "update1/logprob_mismatch" not in got and "update2/is/weight_mean" not in got  # one per batch
+    assert grpo._per_update([a]) == a
