@@ -212,6 +212,7 @@ class GRPOConfig:
     mask_truncated: bool = False  # DAPO overlong masking: completions cut at max_new_tokens leave the loss
     router: Literal["freeze", "train"] = "freeze"  # MoE router weights in RL (NeMo-RL freezes them)
     aux_loss_coef: float = 0.0  # MoE balance loss in RL (off, as NeMo-RL: it shifts log-probs between updates)
+    routing_replay: Literal["off", "r2", "r3"] = "off"  # r2: updates replay the old-policy forward's experts
     logprob_chunk_tokens: int = 1024  # completion tokens per chunk of the vocabulary projection
     max_reward_failure_frac: float = 0.5  # a reward function failing on more of a batch stops the run
     eval_every: int = 0  # also evaluate every k steps (0: only before and after the stage)

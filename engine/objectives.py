@@ -72,6 +72,27 @@ def _router_kwargs(module) -> dict:
     return {"output_router_logits": True} if "router_logits" in getattr(module, "_can_record_outputs", {}) else {}
 
 
+def routing_metrics(router: tuple, seen, loss_mask) -> dict:
+    """Per MoE layer j, as sums over the completion tokens (the driver divides by their count):
+    routing/entropy/l<j> (router entropy, nats) and, under replay, routing/same_set/l<j> and
+    routing/overlap/l<j>: agreement of the router's own top-k with the replayed routes."""
+    import torch
+
+    from align.algos.routing import router_entropy, routing_agreement
+
+    if not router:
+        return {}
+    tokens = loss_mask.reshape(-1).bool()  # [B*T]: completion tokens as inputs
+    n = float(tokens.sum())
+    out = {f"routing/entropy/l{j}_sum": float(e) * n
+           for j, e in enumerate(router_entropy(torch.stack([r.detach() for r in router]), tokens))}
+    if seen is not None:
+        agree = routing_agreement(seen.natural(), seen.tensor(), tokens)
+        for name, per_layer in agree.items():
+            out |= {f"routing/{name}/l{j}_sum": float(v) * n for j, v in enumerate(per_layer)}
+    return out
+
+
 def sequence_logprobs(model, batch: dict, temperature: float = 1.0, chunk_tokens: int = 1024):
     """Log-prob of each token under `loss_mask` given its prefix: [B, T-1] (position t scores token t+1; 0 off
     the mask), from logits / temperature: the sampling policy of a run at that temperature."""
@@ -110,12 +131,16 @@ def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, 
     correction: {"mode", "c_min", "c_max"} (align.algos.rollout_correction) or None / mode "off".
     Metrics are sums (or _min / _max), merged over micro-batches and ranks by `merge_stats`.
     """
-    import torch
-
     from align.algos.grpo import AGGREGATIONS, policy_loss
     from align.algos.rollout_correction import is_weights, mismatch_stats
 
-    logp, ent, router = completion_logprobs(model, batch, temperature, chunk_tokens, with_entropy=True)
+    import contextlib
+
+    from engine.routing import routing
+
+    replay = batch.get("routes")
+    with routing(model, replay=replay) if replay is not None else contextlib.nullcontext() as seen:
+        logp, ent, router = completion_logprobs(model, batch, temperature, chunk_tokens, with_entropy=True)
     mask = batch["loss_mask"][:, 1:].float()
     unit = AGGREGATIONS[loss_kwargs.get("aggregation", "token_mean")].unit
     norm = {"token_sum_norm": 1.0 / token_scale} if unit == "tokens" else {"seq_sum_norm": 1.0 / seq_scale}
@@ -134,7 +159,8 @@ def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, 
         loss = loss + aux_coef * expert_balance_loss(router, top_k, batch["attention_mask"])
     n_tok = float(mask.sum())
     out = {"n_tokens": n_tok, "entropy_sum": float((ent * mask).sum()), "loss_slot": float(loss.detach()),
-           **stats, **load_metrics(router, top_k, batch["attention_mask"])}
+           **stats, **load_metrics(router, top_k, batch["attention_mask"]),
+           **routing_metrics(router, seen, batch["loss_mask"])}
     out.update({f"{k}_sum": float(v) * n_tok for k, v in m.items()})
     return loss, out
 

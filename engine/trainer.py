@@ -115,15 +115,26 @@ class TrainWorker:
                     totals[k] = totals.get(k, 0.0) + v
         return totals
 
-    def logprobs(self, micro_batches: list[dict], temperature: float = 1.0, chunk_tokens: int = 1024) -> list:
-        """Log-probs of each micro-batch's tokens under its loss_mask, from logits / temperature: [B, T-1] each."""
+    def logprobs(self, micro_batches: list[dict], temperature: float = 1.0, chunk_tokens: int = 1024,
+                 record_routes: bool = False) -> list:
+        """Log-probs of each micro-batch's tokens under its loss_mask, from logits / temperature: [B, T-1] each.
+        With `record_routes`, (log-probs, routes [L, B*T, k] int16) pairs: the experts each token went to
+        (engine.routing), for R2 routing replay in the updates."""
+        import contextlib
+
         import torch
 
         from engine.objectives import sequence_logprobs
+        from engine.routing import routing
 
         self.engine.eval()
+        out = []
         with torch.no_grad():
-            return [sequence_logprobs(self.engine, mb, temperature, chunk_tokens).cpu() for mb in micro_batches]
+            for mb in micro_batches:
+                with routing(self.engine) if record_routes else contextlib.nullcontext() as seen:
+                    lp = sequence_logprobs(self.engine, mb, temperature, chunk_tokens).cpu()
+                out.append((lp, seen.tensor().to(torch.int16).cpu()) if record_routes else lp)
+        return out
 
     def rewards(self, micro_batches: list[dict]) -> list:
         """Reward-model scores of each micro-batch's sequences: list of [B] tensors."""
@@ -178,16 +189,10 @@ class TrainWorker:
         return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
 
 
-def router_modules(model) -> list:
-    """The MoE router modules of an HF model: the class the model itself records `router_logits` from
-    (`_can_record_outputs`), so no class-name guessing; [] for dense models."""
-    recorder = getattr(model, "_can_record_outputs", {}).get("router_logits")
-    cls = getattr(recorder, "target_class", recorder)
-    return [m for m in model.modules() if isinstance(cls, type) and isinstance(m, cls)]
-
-
 def freeze_routers(model) -> list[str]:
     """requires_grad=False on every router parameter; returns their names (empty for dense models)."""
+    from engine.routing import router_modules
+
     ids = {id(p) for m in router_modules(model) for p in m.parameters()}
     names = [n for n, p in model.named_parameters() if id(p) in ids]
     for n, p in model.named_parameters():

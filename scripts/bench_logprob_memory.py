@@ -9,7 +9,7 @@ own), randomly initialised, float32, train mode. Batch: `batch` rows of a left-p
 right-padded completion (random lengths, random ids); the scored positions are the completion tokens.
 
     before: model(ids, mask, output_router_logits=True).logits[:, :-1].float(), log_softmax over V,
-            gather, masked mean, backward (what engine/objectives.py does today)
+            gather, masked mean, backward (what engine/objectives.py did before chunking)
     after:  hidden = model.model(ids, mask, output_router_logits=True).last_hidden_state;
             chunked_logprobs(hidden[:, :-1], lm_head.weight, ids[:, 1:], completion mask), masked
             mean, backward

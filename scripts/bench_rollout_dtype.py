@@ -52,13 +52,16 @@ def prompts(path: str, k: int) -> list[list[int]]:
     return [encode_prompt(tok, [{"role": "user", "content": r["prompt"]}]) for r in load_builtin("math", "test")[:k]]
 
 
+TEMPERATURE = 0.7  # vLLM returns processed log-probs: those of logits / T, compared at the same T
+
+
 def hf_gaps(hf, seqs, plens, lps) -> torch.Tensor:
-    """Per-token |vLLM - transformers fp32| over every sampled token."""
+    """Per-token |vLLM - transformers fp32 log_softmax(logits / T)| over every sampled token."""
     out = []
     with torch.no_grad():
         for s, p, lp in zip(seqs, plens, lps):
             ids = torch.tensor([s])
-            ref = torch.log_softmax(hf(input_ids=ids).logits[0, :-1].float(), -1).gather(-1, ids[0, 1:, None])[p - 1:, 0]
+            ref = torch.log_softmax(hf(input_ids=ids).logits[0, :-1].float() / TEMPERATURE, -1).gather(-1, ids[0, 1:, None])[p - 1:, 0]
             out.append((torch.tensor(lp) - ref).abs())
     return torch.cat(out)
 
@@ -70,7 +73,7 @@ def bench_dtype(path, hf, ps, a, dtype) -> dict:
     try:
         eng.generate(ps[:2], n=2, temperature=0.7, max_tokens=8, seed=0)  # warm-up
         t0 = time.perf_counter()
-        outs = eng.generate(ps, n=a.n, temperature=0.7, max_tokens=a.new_tokens)
+        outs = eng.generate(ps, n=a.n, temperature=TEMPERATURE, max_tokens=a.new_tokens)
         secs = time.perf_counter() - t0
         info = eng.info()
     finally:

@@ -24,13 +24,13 @@ Gradients flow to `hidden`, `weight` and `bias` and equal those of the plain ful
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-Head = "torch.Tensor | Callable[[torch.Tensor], torch.Tensor]"
+Head = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]  # a [V, H] weight or the head module
 
 __all__ = ["chunked_logprobs"]
 

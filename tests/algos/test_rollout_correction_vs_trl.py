@@ -35,21 +35,10 @@ from align.algos.grpo import LOSS_TYPES, logprobs_from_logits, policy_loss
 from align.algos.rollout_correction import finish_stats, is_weights, merge_stats, mismatch_stats
 
 grpo_mod = pytest.importorskip("trl.trainer.grpo_trainer")
+from test_grpo_vs_trl import _bare_trainer  # noqa: E402  (TRL's trainer on a bare instance)
 
-GRPOTrainer = grpo_mod.GRPOTrainer
-ACC = SimpleNamespace(device=torch.device("cpu"), process_index=0, num_processes=1, is_main_process=True,
-                      gather=lambda x: x, gather_for_metrics=lambda x: x, reduce=lambda x, reduction="sum": x)
+
 L = math.log
-
-
-def _bare_trainer(**attrs) -> GRPOTrainer:
-    t = object.__new__(GRPOTrainer)
-    t.accelerator = ACC
-    t.model = SimpleNamespace(training=True, is_gradient_checkpointing=False)
-    t._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
-    for k, v in attrs.items():
-        setattr(t, k, v)
-    return t
 
 
 def _stats(old, rollout, mask, mode, c_min, c_max):

@@ -11,7 +11,8 @@ SHORT = ["model.path=builtin:tiny-v2@init", "run.tensorboard=false", "max_length
          "stage1.rewards=[{fn: 'tests.workflows.custom_rewards:short_on_even_prompts'}, {fn: math_answer}]",
          "stage1.grpo.steps=3", "stage1.grpo.prompts_per_step=4", "stage1.grpo.group_size=4",
          "stage1.grpo.max_new_tokens=16", "stage1.grpo.micro_batch_size=8", "stage1.optim.lr=1e-3",
-         "stage1.grpo.temperature=0.7", "stage1.grpo.updates_per_batch=2", "stage1.grpo.dynamic_sampling=true"]
+         "stage1.grpo.temperature=0.7", "stage1.grpo.updates_per_batch=2", "stage1.grpo.dynamic_sampling=true",
+         "stage1.grpo.routing_replay=r2"]
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,21 @@ def test_temperature_updates_and_dynamic_sampling_show_in_the_metrics(grpo_run):
         if r["dynamic/filled_groups"] == 0:
             assert r["zero_variance_groups"] == 0
     assert any(r["dynamic/draws"] > 1 for r in steps), "some prompts have a constant reward: a second draw is needed"
+
+
+def test_r2_replays_the_old_policy_routes_in_every_update(grpo_run):
+    """The first update replays routes recorded with the same weights: the routers' own choice agrees on every
+    token of every layer. After it the hidden states moved, so the routers would choose otherwise on some tokens
+    of the second update; the replay keeps the old routes (agreement < 1 is what replay corrects)."""
+    out, _ = grpo_run
+    steps = [r for r in map(json.loads, (out / "stage1" / "metrics.jsonl").read_text().splitlines()) if "reward_mean" in r]
+    layers = sorted(k for k in steps[0] if k.startswith("update1/routing/same_set/"))
+    assert len(layers) == 4  # the built-in model's MoE layers
+    for r in steps:
+        assert all(r[k] == 1.0 for k in layers)
+        assert all(0 <= r[f"update1/routing/overlap/l{j}"] <= 1 for j in range(4))
+        assert all(r[f"routing/entropy/l{j}"] > 0 for j in range(4))
+    assert min(r[k.replace("update1", "update2")] for r in steps for k in layers) < 1.0
 
 
 def test_reward_that_always_raises_stops_the_run(tmp_path):

@@ -20,7 +20,8 @@ STAGE2 = ["stage2.prompts=[{source: 'builtin:helpful_chat', max_rows: 64}, {sour
           "stage2.eval_prompts=[{source: 'builtin:helpful_chat', split: test, max_rows: 8}]",
           "stage2.eval_max_prompts=8", "stage2.grpo.steps=3", "stage2.grpo.prompts_per_step=4",
           "stage2.grpo.group_size=4", "stage2.grpo.max_new_tokens=16", "stage2.grpo.micro_batch_size=8",
-          "stage2.grpo.eval_every=2", "stage2.grpo.save_every=1", "stage2.optim.lr=1e-3"]
+          "stage2.grpo.eval_every=2", "stage2.grpo.save_every=1", "stage2.optim.lr=1e-3",
+          "stage2.grpo.dynamic_sampling=true", "stage2.grpo.updates_per_batch=2"]
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +117,10 @@ def test_killed_in_stage2_resumes_across_the_boundary(two_stage, reward_model, t
     got = [r for r in _rows(out / "stage2" / "metrics.jsonl") if "reward_mean" in r]
     assert [r["step"] for r in got] == [1, 2, 3]  # nothing skipped, nothing repeated
     ref = {r["step"]: r for r in _rows(reference / "stage2" / "metrics.jsonl") if "reward_mean" in r}
-    for r in got:  # same prompts, same samples, same updates as the uninterrupted run
+    for r in got:  # same prompts (dynamic sampling's draws too), same samples, same updates as the uninterrupted run
         assert r["reward/tiny_rm/mean"] == pytest.approx(ref[r["step"]]["reward/tiny_rm/mean"], abs=1e-3)
+        assert r["dynamic/draws"] == ref[r["step"]]["dynamic/draws"]
+        assert r["update2/loss"] == pytest.approx(ref[r["step"]]["update2/loss"], abs=1e-4)
     assert json.loads((out / "summary.json").read_text())["stage2"]["rm_score_after"] == pytest.approx(
         json.loads((reference / "summary.json").read_text())["stage2"]["rm_score_after"], abs=1e-3)
 
