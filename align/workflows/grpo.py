@@ -51,7 +51,7 @@ from align.workflows import grpo_parts as parts
 from align.workflows.grpo_eval import evaluate
 from align.workflows.grpo_rewards import StageRewards, build_rewards, check_reward_functions, check_reward_models
 from align.workflows.models import resolve_model
-from align.workflows.outputs import MetricsLog, plot_curves, prepare_output, write_summary
+from align.workflows.outputs import MetricsLog, plot_curves, plot_layer_heatmaps, prepare_output, write_summary
 
 AFTER_ONLY = ("refusal_rate_harmful", "over_refusal_rate_benign")  # also reported without the _after suffix
 
@@ -196,6 +196,9 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     write_summary(out, result)
     plot_curves(out, ["reward_mean", "kl", "clip_frac", "loss", "completion_len", "zero_variance_frac"],
                 "curves.png", f"align grpo stage {stage}")
+    last = f"update{sc.grpo.updates_per_batch}/" if sc.grpo.updates_per_batch > 1 else ""
+    plot_layer_heatmaps(out, [f"{last}routing/same_set", "routing/entropy"], "routing.png",
+                        f"align grpo stage {stage}: routing per MoE layer")
     return result
 
 

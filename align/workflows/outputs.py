@@ -140,3 +140,38 @@ def plot_curves(out: Path, keys: list[str], filename: str = "loss.png", title: s
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_layer_heatmaps(out: Path, prefixes: list[str], filename: str = "routing.png", title: str = "") -> Path | None:
+    """A PNG with one heat map (MoE layer x step) per metric prefix, from keys `<prefix>/l<j>` in metrics.jsonl
+    (e.g. the routing agreement of the last update, `update2/routing/same_set`); None when no key is there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = [r for r in read_metrics(out) if any(k.startswith(tuple(prefixes)) for k in r)]
+    maps = []
+    for prefix in prefixes:
+        layers = sorted({int(k.rsplit("/l", 1)[1]) for r in rows for k in r if k.startswith(prefix + "/l")})
+        if layers:
+            grid = np.array([[r.get(f"{prefix}/l{j}", np.nan) for r in rows] for j in layers], dtype=float)
+            maps.append((prefix, layers, grid))
+    if not maps:
+        return None
+    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 3.5), squeeze=False)
+    steps = [r["step"] for r in rows]
+    for ax, (prefix, layers, grid) in zip(axes[0], maps):
+        im = ax.imshow(grid, aspect="auto", cmap="viridis", extent=(steps[0] - 0.5, steps[-1] + 0.5, layers[-1] + 0.5,
+                                                                   layers[0] - 0.5))
+        fig.colorbar(im, ax=ax)
+        ax.set_title(prefix)
+        ax.set_xlabel("step")
+        ax.set_ylabel("MoE layer")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = out / filename
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -79,6 +79,7 @@ def test_r2_replays_the_old_policy_routes_in_every_update(grpo_run):
         assert all(0 <= r[f"update1/routing/overlap/l{j}"] <= 1 for j in range(4))
         assert all(r[f"routing/entropy/l{j}"] > 0 for j in range(4))
     assert min(r[k.replace("update1", "update2")] for r in steps for k in layers) < 1.0
+    assert (out / "stage1" / "routing.png").stat().st_size > 10_000  # the per-layer heat maps
 
 
 def test_reward_that_always_raises_stops_the_run(tmp_path):

@@ -21,7 +21,7 @@ STAGE2 = ["stage2.prompts=[{source: 'builtin:helpful_chat', max_rows: 64}, {sour
           "stage2.eval_max_prompts=8", "stage2.grpo.steps=3", "stage2.grpo.prompts_per_step=4",
           "stage2.grpo.group_size=4", "stage2.grpo.max_new_tokens=16", "stage2.grpo.micro_batch_size=8",
           "stage2.grpo.eval_every=2", "stage2.grpo.save_every=1", "stage2.optim.lr=1e-3",
-          "stage2.grpo.dynamic_sampling=true", "stage2.grpo.updates_per_batch=2"]
+          "stage2.grpo.dynamic_sampling=true", "stage2.grpo.updates_per_batch=2", "stage2.grpo.routing_replay=r2"]
 
 
 @pytest.fixture(scope="module")
