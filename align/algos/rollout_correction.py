@@ -101,7 +101,7 @@ def mismatch_stats(old_logp: torch.Tensor, rollout_logp: torch.Tensor, mask: tor
     KL(pi_rollout || pi_trainer) estimated on the rollout's own samples: k1 = sum_t (rollout - old) and
     k3 = sum_t (exp(old - rollout) - (old - rollout) - 1) (>= 0, lower variance).
     """
-    raw = old_logp.detach() - rollout_logp  # [B, T]
+    raw = old_logp.detach().double() - rollout_logp.double()  # [B, T]; float64: k3 ~ d^2/2 underflows in fp32
     mask_b = mask.bool() & ~torch.isnan(raw)  # a token vLLM gave no log-prob for is left out (as TRL)
     d = raw.masked_fill(~mask_b, 0.0)  # [B, T]
     tok = d.abs()[mask_b]

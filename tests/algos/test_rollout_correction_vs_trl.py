@@ -394,3 +394,13 @@ def test_clipping_acts_only_from_the_second_update():
     trl_loss, trl_m = _trl_loss("grpo", 0.0, 0.2, 0.2, logp2, old, None, adv, mask, 0, t)
     assert loss2 == pytest.approx(trl_loss.item(), abs=1e-6)
     assert second["clip_frac"].item() == pytest.approx(trl_m["clip_ratio/region_mean"][-1], abs=1e-6)
+
+
+def test_per_sequence_k3_stays_non_negative_for_tiny_mismatches():
+    """fp32 rollouts differ from the trainer by ~1e-6 nats: k3 = exp(d) - d - 1 ~ d^2 / 2 must not round to a
+    negative number (it did in float32: -3e-8 on the built-in model)."""
+    old = torch.full((2, 3), -1.0)
+    rollout = old - torch.tensor([[1e-5, -2e-5, 3e-6], [1e-6, 1e-6, 0.0]])
+    f = finish_stats(mismatch_stats(old, rollout, torch.ones(2, 3)))
+    want = sum(x * x / 2 for x in (1e-5, 2e-5, 3e-6, 1e-6, 1e-6)) / 2
+    assert f["mismatch/seq_kl_k3"] == pytest.approx(want, rel=1e-3) and f["mismatch/seq_kl_k3"] > 0
