@@ -166,6 +166,7 @@ def plot_layer_heatmaps(out: Path, prefixes: list[str], filename: str = "routing
         im = ax.imshow(grid, aspect="auto", cmap="viridis", extent=(steps[0] - 0.5, steps[-1] + 0.5, layers[-1] + 0.5,
                                                                    layers[0] - 0.5))
         fig.colorbar(im, ax=ax)
+        ax.set_yticks(layers)
         ax.set_title(prefix)
         ax.set_xlabel("step")
         ax.set_ylabel("MoE layer")
