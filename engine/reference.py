@@ -20,11 +20,16 @@ class ReferenceWorker:
         import torch
 
         from engine.objectives import sequence_logprobs
+        from engine.routing import routing
 
         dev = device.torch_device()
+        out = []
         with torch.no_grad():
-            return [sequence_logprobs(self.model, {k: v.to(dev) for k, v in mb.items()}, temperature, chunk_tokens).cpu()
-                    for mb in micro_batches]
+            for mb in micro_batches:  # `routes` (R3): the rollout engine's experts, replayed here too
+                with routing(self.model, replay=mb.get("routes")):
+                    out.append(sequence_logprobs(self.model, {k: v.to(dev) for k, v in mb.items()}, temperature,
+                                                 chunk_tokens).cpu())
+        return out
 
     def offload(self) -> dict:
         if not device.has_cuda():

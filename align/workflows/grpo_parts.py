@@ -30,6 +30,7 @@ class Sample:
     row: dict
     text: str = ""
     finish_reason: str = ""  # vLLM's: "stop" (EOS / stop token) or "length" (cut at max_new_tokens)
+    routes: torch.Tensor | None = None  # R3: the rollout engine's experts per token, [len(prompt + completion), L, k]
     reward: float = 0.0
     advantage: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -194,6 +195,8 @@ def micro_batches(samples: list[Sample], n_ranks: int, micro: int, pad_id: int,
             mb = collate([enc[j] for j in part], pad_id)
             mb["index"] = torch.tensor(part, dtype=torch.long)
             mb["rollout_logp"] = _pad([samples[j] for j in part], mb["input_ids"].shape[1] - 1)
+            if samples[part[0]].routes is not None:
+                mb["routes"] = _routes([samples[j] for j in part], mb["input_ids"].shape[1])
             mbs.append(mb)
         per_rank.append(mbs)
     return per_rank
@@ -206,6 +209,30 @@ def _pad(samples: list[Sample], width: int) -> torch.Tensor:
         start = len(s.prompt_ids) - 1
         out[i, start : start + len(s.rollout_logp)] = torch.tensor(s.rollout_logp[: width - start])
     return out
+
+
+def _routes(samples: list[Sample], width: int) -> torch.Tensor:
+    """Per-sample rollout routes [len, L, k] -> the micro-batch's [L, B*width, k] (row-major, as the trainer's
+    MoE blocks flatten [B, T]); padding positions get experts 0..k-1 (they carry no loss)."""
+    _, layers, k = samples[0].routes.shape
+    out = torch.arange(k, dtype=torch.int16).expand(len(samples), width, layers, k).clone()  # [B, T, L, k]
+    for i, s in enumerate(samples):
+        out[i, : s.routes.shape[0]] = s.routes
+    return out.permute(2, 0, 1, 3).reshape(layers, len(samples) * width, k).contiguous()
+
+
+def attach_routes(engines: list, samples: list[Sample]) -> float:
+    """R3: ask the rollout engines which experts they route every token of each sample to (spread over the
+    engines, which hold the same synced weights); returns the seconds it took."""
+    import ray
+
+    t0 = time.perf_counter()
+    chunks = [samples[i::len(engines)] for i in range(len(engines))]
+    refs = [e.routes.remote([s.prompt_ids + s.completion_ids for s in c]) for e, c in zip(engines, chunks) if c]
+    for c, got in zip([c for c in chunks if c], ray.get(refs)):
+        for s, r in zip(c, got):
+            s.routes = r
+    return time.perf_counter() - t0
 
 
 def sequence_kl(per_rank: list[list[dict]], n: int, estimator: str) -> torch.Tensor:

@@ -156,15 +156,16 @@ def test_every_update_is_logged_and_the_step_shows_their_mean():
     assert grpo._per_update([a]) == a
 
 
-def test_routing_replay_r3_and_dense_models_are_refused_with_the_reason(tmp_path):
-    cfg = load_recipe(RECIPE, ["stages=[1]", "stage1.grpo.routing_replay=r3"])
-    with pytest.raises(ConfigError, match=r"stage1.grpo.routing_replay` is r3.*Model Runner V2.*Triton.*Use `r2`"):
-        grpo._check_inputs(cfg)
+def test_routing_replay_on_a_dense_model_is_refused_with_the_reason(tmp_path):
     from transformers import LlamaConfig
 
     LlamaConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)
     cfg = load_recipe(RECIPE, ["stages=[1]", "stage1.grpo.routing_replay=r2", f"model.path={tmp_path}"])
     with pytest.raises(ConfigError, match=r"routing_replay` is r2, but the model \(llama\) is dense"):
         grpo._check_inputs(cfg)
-    grpo._check_inputs(load_recipe(RECIPE, ["stages=[1]", "stage1.grpo.routing_replay=r2",
-                                            "model.path=builtin:tiny-v2@init"]))  # DeepSeek-V2: supported
+    cfg = load_recipe(RECIPE, ["stages=[1]", "stage1.grpo.routing_replay=r3", f"model.path={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"routing_replay` is r3, but the model \(llama\) is dense"):
+        grpo._check_inputs(cfg)
+    for mode in ("r2", "r3"):  # DeepSeek-V2: supported
+        grpo._check_inputs(load_recipe(RECIPE, ["stages=[1]", f"stage1.grpo.routing_replay={mode}",
+                                                "model.path=builtin:tiny-v2@init"]))

