@@ -72,22 +72,27 @@ def _router_kwargs(module) -> dict:
     return {"output_router_logits": True} if "router_logits" in getattr(module, "_can_record_outputs", {}) else {}
 
 
-def routing_metrics(router: tuple, seen, loss_mask) -> dict:
+def routing_metrics(router: tuple, seen, loss_mask, replayed: bool) -> dict:
     """Per MoE layer j, as sums over the completion tokens (the driver divides by their count):
     routing/entropy/l<j> (router entropy, nats) and, under replay, routing/same_set/l<j> and
-    routing/overlap/l<j>: agreement of the router's own top-k with the replayed routes."""
+    routing/overlap/l<j>: agreement of the router's own top-k with the replayed routes; and
+    `routing_counts` [L, E]: how often each expert is the router's own choice (summed by the driver)."""
     import torch
 
-    from align.algos.routing import router_entropy, routing_agreement
+    from align.algos.routing import expert_load, router_entropy, routing_agreement
 
     if not router:
         return {}
     tokens = loss_mask.reshape(-1).bool()  # [B*T]: completion tokens as inputs
     n = float(tokens.sum())
-    out = {f"routing/entropy/l{j}_sum": float(e) * n
-           for j, e in enumerate(router_entropy(torch.stack([r.detach() for r in router]), tokens))}
-    if seen is not None:
-        agree = routing_agreement(seen.natural(), seen.tensor(), tokens)
+    logits = torch.stack([r.detach() for r in router])  # [L, B*T, E]
+    out = {f"routing/entropy/l{j}_sum": float(e) * n for j, e in enumerate(router_entropy(logits, tokens))}
+    if not seen.complete:
+        return out
+    natural = seen.natural()  # [L, B*T, k]
+    out["routing_counts"] = expert_load(natural, logits.shape[-1], tokens) * n * natural.shape[-1]  # [L, E]
+    if replayed:
+        agree = routing_agreement(natural, seen.tensor(), tokens)
         for name, per_layer in agree.items():
             out |= {f"routing/{name}/l{j}_sum": float(v) * n for j, v in enumerate(per_layer)}
     return out
@@ -134,12 +139,10 @@ def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, 
     from align.algos.grpo import AGGREGATIONS, policy_loss
     from align.algos.rollout_correction import is_weights, mismatch_stats
 
-    import contextlib
-
     from engine.routing import routing
 
     replay = batch.get("routes")
-    with routing(model, replay=replay) if replay is not None else contextlib.nullcontext() as seen:
+    with routing(model, replay=replay) as seen:
         logp, ent, router = completion_logprobs(model, batch, temperature, chunk_tokens, with_entropy=True)
     mask = batch["loss_mask"][:, 1:].float()
     unit = AGGREGATIONS[loss_kwargs.get("aggregation", "token_mean")].unit
@@ -160,7 +163,7 @@ def grpo_objective(model, batch: dict, *, token_scale: float, seq_scale: float, 
     n_tok = float(mask.sum())
     out = {"n_tokens": n_tok, "entropy_sum": float((ent * mask).sum()), "loss_slot": float(loss.detach()),
            **stats, **load_metrics(router, top_k, batch["attention_mask"]),
-           **routing_metrics(router, seen, batch["loss_mask"])}
+           **routing_metrics(router, seen, batch["loss_mask"], replayed=replay is not None)}
     out.update({f"{k}_sum": float(v) * n_tok for k, v in m.items()})
     return loss, out
 

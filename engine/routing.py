@@ -63,6 +63,11 @@ class Routes:
     def __init__(self, layers: int) -> None:
         self.layers, self.used, self.chosen = layers, [], []
 
+    @property
+    def complete(self) -> bool:
+        """One forward's routes of every layer were seen (False for routers of another output shape)."""
+        return self.layers > 0 and len(self.chosen) == self.layers
+
     def tensor(self) -> torch.Tensor:
         return self._stack(self.used)
 
@@ -91,6 +96,8 @@ def routing(model, replay: torch.Tensor | None = None):
 
     def hook_for(layer: int):
         def hook(module, args, output):
+            if replay is None and not (isinstance(output, tuple) and len(output) == 3):
+                return None  # a router family that does not return (logits, weights, indices): nothing to record
             logits, weights, idx = output
             seen.chosen.append(idx.detach())
             if replay is not None:

@@ -10,7 +10,8 @@ then the top k experts; with one group: plain top-k).
 Departure from R3 proper (verl, slime, NeMo-RL): the routes come from a prefill of the finished sequence, not
 from the decode steps that sampled it. Same weights and kernels; the attention runs over the whole sequence
 at once instead of against the KV cache, so a token whose two best experts tie to within rounding could route
-differently. The tokens each forward saw are checked against the sequences (a reordered or cached batch raises).
+differently. The token stream the forwards saw is parsed back into the sequences (the scheduler may reorder
+requests); a stream that is not exactly the sequences raises.
 """
 from __future__ import annotations
 
@@ -69,13 +70,31 @@ def collect(worker) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def split(sequences: list[list[int]], ids: torch.Tensor, routes: torch.Tensor) -> list[torch.Tensor]:
-    """Per sequence [len, L, k] int16, after checking that the forwards saw exactly the sequences in order."""
-    want = torch.tensor([t for s in sequences for t in s], dtype=ids.dtype)
-    if ids.shape != want.shape or not torch.equal(ids, want):
-        raise RuntimeError(f"vLLM's forwards saw {ids.numel()} tokens in another order than the {want.numel()} "
-                           "tokens of the sequences; the routes cannot be attributed")
-    out, start = [], 0
-    for s in sequences:
-        out.append(routes[:, start:start + len(s)].permute(1, 0, 2).contiguous())
-        start += len(s)
+    """Per sequence [len, L, k] int16, read off the forwards' token stream.
+
+    Every sequence is prefilled whole in one forward (no chunked prefill, max_tokens=1), but the scheduler
+    may order the requests otherwise than they were given, so the stream is parsed back into the sequences:
+    at each position the longest not yet used sequence that the stream continues with. Identical sequences
+    have identical routes, so which of them takes which place does not matter; a stream that does not parse
+    into exactly the sequences raises.
+    """
+    stream = ids.tolist()
+    free: dict[tuple, list[int]] = {}
+    for i, s in enumerate(sequences):
+        free.setdefault(tuple(s), []).append(i)
+    lengths = sorted({len(s) for s in sequences}, reverse=True)
+    out: list[torch.Tensor | None] = [None] * len(sequences)
+    pos = 0
+    while pos < len(stream):
+        for n in lengths:
+            waiting = free.get(tuple(stream[pos:pos + n]))
+            if waiting:
+                out[waiting.pop()] = routes[:, pos:pos + n].permute(1, 0, 2).contiguous()
+                pos += n
+                break
+        else:
+            raise RuntimeError(f"vLLM's forwards saw tokens at stream position {pos} that start none of the "
+                               "remaining sequences; the routes cannot be attributed")
+    if any(o is None for o in out):
+        raise RuntimeError(f"{sum(o is None for o in out)} sequences were not seen in vLLM's forwards")
     return out

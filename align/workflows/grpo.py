@@ -46,7 +46,7 @@ import torch
 from align.algos.grpo import group_advantages
 from align.algos.schedule import lr_at
 from align.config import ConfigError, sync_check_tol
-from align.workflows import common
+from align.workflows import common, routing_log
 from align.workflows import grpo_parts as parts
 from align.workflows.grpo_eval import evaluate
 from align.workflows.grpo_rewards import StageRewards, build_rewards, check_reward_functions, check_reward_models
@@ -271,6 +271,7 @@ def train_loop(cfg, sc, actors: Actors, tok, pool, rewards, log: MetricsLog, sta
             lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio,
                        sc.optim.schedule)
             metrics = grpo_step(cfg, sc, actors, tok, pool, rewards, step, lr)
+            metrics |= routing_log.log_step(out, step + 1, metrics.pop("routing_counts"))
             if (step + 1) % cfg.rollout.sync_every == 0:
                 actors.scheduler.before_weight_sync()
                 metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s))
@@ -293,6 +294,7 @@ def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float)
     samples, values, metrics = _rollouts(cfg, sc, actors, tok, pool, rewards, step)
     if g.routing_replay == "r3":  # the rollout engine's experts for every token, replayed in every trainer forward
         metrics["routing/rollout_routes_seconds"] = parts.attach_routes(actors.engines, samples)
+        metrics["routing/rollout_routes_bytes"] = sum(s.routes.numel() * s.routes.element_size() for s in samples)
     per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id,
                                    g.mask_truncated)
     t0 = time.perf_counter()
@@ -304,6 +306,12 @@ def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float)
     updates = [_reduce(actors.trainers.call("train_step", per_rank=[(m, lr, "grpo") for m in per_rank], **kwargs),
                        n_tokens, slots) for _ in range(g.updates_per_batch)]
     lengths = torch.tensor([len(s.completion_ids) for s in samples], dtype=torch.float32)
+    counts = {"trainer": updates[0].pop("routing_counts")} if "routing_counts" in updates[0] else {}
+    for u in updates[1:]:
+        u.pop("routing_counts", None)
+    if counts and g.routing_replay == "r3":
+        counts["rollout"] = routing_log.rollout_counts(samples, counts["trainer"].shape[-1])
+    metrics["routing_counts"] = counts  # taken out by the loop, which knows the output folder
     return {**metrics, **_per_update(updates), **{k: float(v) for k, v in adv_stats.items()},
             "reward_mean_trained": float(combined.mean()), "reward_std": float(combined.std()),
             "completion_len": float(lengths.mean()), "loss_tokens": n_tokens,
@@ -455,6 +463,8 @@ def _reduce(results: list[dict], n_tokens: int, slots: int) -> dict:
     out["loss"] = merged["loss_slot"] / slots
     out["grad_norm"] = results[0]["grad_norm"]
     out["update_seconds"] = max(r["step_seconds"] for r in results)
+    if "routing_counts" in merged:  # [L, E], the first update's: the routes the sampled policy's routers choose
+        out["routing_counts"] = merged["routing_counts"]
     for k in ("expert_load_max", "expert_load_min"):  # the extreme over micro-batches and ranks
         if k in merged:
             out[k] = merged[k]

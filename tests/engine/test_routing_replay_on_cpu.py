@@ -78,3 +78,17 @@ def test_agreement_entropy_and_load_hand_worked():
     assert expert_load(a, 4)[0].tolist() == pytest.approx([2 / 6, 1 / 6, 2 / 6, 1 / 6])
     flat = torch.zeros(1, 3, 4)  # uniform over 4 experts: entropy ln 4
     assert router_entropy(flat).tolist() == pytest.approx([1.3862944])
+
+
+def test_vllm_routes_are_attributed_whatever_order_the_scheduler_ran_the_requests():
+    from engine.vllm_routes import split
+
+    seqs = [[1, 2, 3], [1, 2, 3, 4], [5, 6], [1, 2, 3]]  # a prefix of another, and a duplicate
+    stream = [t for i in (1, 2, 0, 3) for t in seqs[i]]
+    routes = torch.arange(len(stream)).repeat(2, 2, 1).permute(0, 2, 1)  # [L=2, N, k=2]: the stream position
+    got = split(seqs, torch.tensor(stream), routes)
+    assert got[1][:, 0, 0].tolist() == [0, 1, 2, 3] and got[2][:, 0, 0].tolist() == [4, 5]
+    assert sorted([got[0][0, 0, 0].item(), got[3][0, 0, 0].item()]) == [6, 9]  # duplicates: either place
+    assert got[0].shape == (3, 2, 2)
+    with pytest.raises(RuntimeError, match="start none of the remaining sequences"):
+        split(seqs, torch.tensor(stream[:-1] + [9]), routes)

@@ -169,3 +169,19 @@ def test_routing_replay_on_a_dense_model_is_refused_with_the_reason(tmp_path):
     for mode in ("r2", "r3"):  # DeepSeek-V2: supported
         grpo._check_inputs(load_recipe(RECIPE, ["stages=[1]", f"stage1.grpo.routing_replay={mode}",
                                                 "model.path=builtin:tiny-v2@init"]))
+
+
+def test_routing_load_figures_hand_worked(tmp_path):
+    from align.workflows import routing_log
+
+    c1 = torch.tensor([[3.0, 1.0, 0.0, 0.0]])  # one layer, 4 experts: shares .75 .25 0 0
+    got = routing_log.log_step(tmp_path, 1, {"trainer": c1})
+    assert got == {"routing/load_max/l0": 3.0, "routing/load_drift/l0": 0.0}
+    c2 = torch.tensor([[1.0, 1.0, 1.0, 1.0]])  # balanced: drift = (.5 + .25 + .25 + .25) / 2 = 0.5
+    got = routing_log.log_step(tmp_path, 2, {"trainer": c2, "rollout": c1})
+    assert got["routing/load_max/l0"] == 1.0 and got["routing/load_drift/l0"] == pytest.approx(0.5)
+    assert got["routing/rollout_load_max/l0"] == 3.0 and got["routing/rollout_load_drift/l0"] == 0.0
+    routing_log.log_step(tmp_path, 2, {"trainer": c2})  # a resumed step replaces its line
+    assert [json_step["step"] for json_step in map(__import__("json").loads,
+                                                   (tmp_path / "routing_load.jsonl").read_text().splitlines())] == [1, 2]
+    assert routing_log.log_step(tmp_path, 3, {}) == {}
