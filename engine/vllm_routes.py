@@ -69,11 +69,23 @@ def collect(worker) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(store["ids"]), torch.stack([torch.cat(parts) for parts in store["layers"]])
 
 
+def batches(sequences: list[list[int]], max_tokens: int, max_seqs: int) -> list[list[list[int]]]:
+    """Consecutive groups of sequences that fit one engine step (token budget and sequence count)."""
+    out, cur, used = [], [], 0
+    for s in sequences:
+        if cur and (used + len(s) > max_tokens or len(cur) == max_seqs):
+            out.append(cur)
+            cur, used = [], 0
+        cur.append(s)
+        used += len(s)
+    return out + ([cur] if cur else [])
+
+
 def split(sequences: list[list[int]], ids: torch.Tensor, routes: torch.Tensor) -> list[torch.Tensor]:
     """Per sequence [len, L, k] int16, read off the forwards' token stream.
 
-    Every sequence is prefilled whole in one forward (no chunked prefill, max_tokens=1), but the scheduler
-    may order the requests otherwise than they were given, so the stream is parsed back into the sequences:
+    The sequences are prefilled in one engine step (`batches`: within its token budget, max_tokens=1), but
+    the scheduler may order the requests otherwise than they were given, so the stream is parsed back:
     at each position the longest not yet used sequence that the stream continues with. Identical sequences
     have identical routes, so which of them takes which place does not matter; a stream that does not parse
     into exactly the sequences raises.

@@ -218,7 +218,8 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
     engines = [engine_cls.remote(policy_path, dtype=r.dtype or cfg.model.dtype, seed=cfg.run.seed + i,
                                  kv_cache_gib=r.kv_cache_gib, attention_backend=r.attention_backend,
                                  max_model_len=cfg.max_length + g.max_new_tokens,
-                                 enable_sleep=r.placement == "colocated" and r.gpus_per_engine > 0)
+                                 enable_sleep=r.placement == "colocated" and r.gpus_per_engine > 0,
+                                 prefix_caching=g.routing_replay != "r3")  # R3 re-reads routes by a prefill
                for i in range(r.num_engines)]
     # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
     reference = ray.remote(ReferenceWorker).options(num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(

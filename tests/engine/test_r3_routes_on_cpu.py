@@ -29,7 +29,7 @@ def served(tmp_path_factory):
                 p.mul_(10)
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(str(init_path())).save_pretrained(folder)
-    engine = RolloutEngine(str(folder), kv_cache_gib=1, max_model_len=256)
+    engine = RolloutEngine(str(folder), kv_cache_gib=1, max_model_len=256, prefix_caching=False)
     yield engine, folder
     engine.close()
 

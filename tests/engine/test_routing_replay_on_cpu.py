@@ -92,3 +92,11 @@ def test_vllm_routes_are_attributed_whatever_order_the_scheduler_ran_the_request
     assert got[0].shape == (3, 2, 2)
     with pytest.raises(RuntimeError, match="start none of the remaining sequences"):
         split(seqs, torch.tensor(stream[:-1] + [9]), routes)
+
+
+def test_route_reads_are_cut_into_single_engine_steps():
+    from engine.vllm_routes import batches
+
+    seqs = [[0] * n for n in (5, 4, 3, 6, 1)]
+    assert [[len(s) for s in b] for b in batches(seqs, max_tokens=9, max_seqs=8)] == [[5, 4], [3, 6], [1]]
+    assert [[len(s) for s in b] for b in batches(seqs, max_tokens=100, max_seqs=2)] == [[5, 4], [3, 6], [1]]
