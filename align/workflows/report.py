@@ -36,6 +36,7 @@ class Panel:
     title: str
     keys: tuple[str, ...]
     eval_points: bool = False  # sparse rows: draw markers, no EMA
+    layers: bool = False  # keys are prefixes of per-MoE-layer metrics `<key>/l<j>`: drawn as a layer x step heat map
 
 
 def load_parts(folder: Path) -> list[Part]:
@@ -73,7 +74,9 @@ PANELS: dict[str, tuple[Panel, ...]] = {
     "rm": (Panel("train loss", ("loss",)), Panel("held-out pairwise accuracy", ("pairwise_accuracy",), True)),
     "grpo": (Panel("reward (weighted sum)", ("reward_mean",)), Panel("KL to reference", ("kl",)),
              Panel("held-out rates", tuple(f"eval/{k}" for k in RATES), True),
-             Panel("held-out reward-model score", ("eval/rm_score",), True)),
+             Panel("held-out reward-model score", ("eval/rm_score",), True),
+             Panel("routing agreement with the replayed routes", ("routing/same_set",), layers=True),
+             Panel("expert-load drift since the first step", ("routing/load_drift",), layers=True)),
 }
 # generation-check figures (align.workflows.benchmarks), those present are shown
 GENERATION = ("refusal_rate_harmful", "over_refusal_rate_benign", "math_accuracy", "gsm8k_accuracy",
@@ -110,8 +113,18 @@ def _series(rows: list, key: str) -> tuple[list, list]:
     return ([p[0] for p in pts], [p[1] for p in pts]) if pts else ([], [])
 
 
+def _layer_grid(rows: list, prefix: str) -> tuple[list, list, list]:
+    """Per-layer metrics `<prefix>/l<j>` -> (steps, layers, grid [layer][step], NaN where absent)."""
+    layers = sorted({int(k.rsplit("/l", 1)[1]) for r in rows for k in r if k.startswith(prefix + "/l")})
+    steps = [r for r in rows if any(f"{prefix}/l{j}" in r for j in layers)]
+    return ([r["step"] for r in steps], layers,
+            [[r.get(f"{prefix}/l{j}", math.nan) for r in steps] for j in layers])
+
+
 def draw_panel(ax, part: Part, panel: Panel) -> bool:
     """Plot `panel` for `part` on `ax`; False when no key has data."""
+    if panel.layers:
+        return _draw_layers(ax, part, panel)
     drawn = False
     for key in panel.keys:
         xs, ys = _series(part.rows, key)
@@ -162,7 +175,24 @@ def render(parts: list[Part], table: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _draw_layers(ax, part: Part, panel: Panel) -> bool:
+    steps, layers, grid = _layer_grid(part.rows, panel.keys[0])
+    if not layers:
+        return False
+    im = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest",
+                   extent=(steps[0] - 0.5, steps[-1] + 0.5, layers[-1] + 0.5, layers[0] - 0.5))
+    ax.figure.colorbar(im, ax=ax)
+    ax.set_yticks(layers)
+    ax.set_title(f"{part.label} · {panel.title}", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("step", fontsize=7)
+    ax.set_ylabel("MoE layer", fontsize=7)
+    return True
+
+
 def _has_data(part: Part, panel: Panel) -> bool:
+    if panel.layers:
+        return bool(_layer_grid(part.rows, panel.keys[0])[1])
     return any(_series(part.rows, k)[0] for k in panel.keys)
 
 

@@ -91,3 +91,43 @@ def test_reward_that_always_raises_stops_the_run(tmp_path):
     assert "reward function `always_raises` failed on 16 of 16 samples" in proc.stderr
     stops = [x for x in proc.stderr.splitlines() if x.startswith("align: run stopped:")]
     assert len(stops) == 1 and "reward function `always_raises`" in stops[0] and "broken on purpose" in stops[0]
+
+
+@pytest.mark.slow
+def test_an_r2_run_killed_mid_stage_resumes_exactly(grpo_run, tmp_path):
+    """kill -9 after the first checkpoint of the R2 + dynamic-sampling + 2-update run, then run.resume=true:
+    the same draws and the same updates as the uninterrupted run (`grpo_run`, same arguments)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.workflows.cli import REPO
+
+    reference, _ = grpo_run
+    out = tmp_path / "killed"
+    args = ["grpo", "recipes/v2_grpo.yaml", f"run.output_dir={out}", *SHORT, "stage1.grpo.save_every=1"]
+    proc = subprocess.Popen([sys.executable, "-m", "align.cli", *args], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while not (out / "stage1" / "checkpoints" / "step_1").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "stage1" / "summary.json").exists(), "the stage finished before it could be killed"
+    done = align(*args, "run.resume=true")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resumed from step_" in done.stdout
+
+    def steps(folder):
+        rows = map(json.loads, (folder / "stage1" / "metrics.jsonl").read_text().splitlines())
+        return {r["step"]: r for r in rows if "reward_mean" in r}
+
+    got, ref = steps(out), steps(reference)
+    assert sorted(got) == [1, 2, 3]
+    for s, r in got.items():
+        assert r["dynamic/draws"] == ref[s]["dynamic/draws"]
+        assert r["reward_mean"] == pytest.approx(ref[s]["reward_mean"], abs=1e-6)
+        assert r["update2/loss"] == pytest.approx(ref[s]["update2/loss"], abs=1e-4)
+        assert r["update2/routing/same_set/l3"] == pytest.approx(ref[s]["update2/routing/same_set/l3"], abs=1e-6)

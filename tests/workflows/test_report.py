@@ -79,3 +79,18 @@ def test_cut_off_metrics_line_and_stage_figures_only_at_top_level(tmp_path):
     proc = _report(run, "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "report.json").read_text()) == [{"run": "g · stage1", "math_accuracy_after": 0.333}]
+
+
+def test_per_layer_routing_metrics_become_a_heat_map(tmp_path):
+    from align.workflows.report import PANELS, _has_data, _layer_grid, load_parts
+
+    rows = [{"step": s, "reward_mean": 0.1, **{f"routing/same_set/l{j}": 1.0 - 0.01 * j * s for j in range(3)}}
+            for s in (1, 2)]
+    folder = _run(tmp_path / "r", "grpo", {"stage1": {}}, [])
+    _run(folder / "stage1", "grpo", {"math_accuracy_after": 0.1}, rows)
+    [part] = load_parts(folder)
+    steps, layers, grid = _layer_grid(part.rows, "routing/same_set")
+    assert steps == [1, 2] and layers == [0, 1, 2] and grid[2] == [0.98, 0.96]
+    drawn = [p.title for p in PANELS["grpo"] if _has_data(part, p)]
+    assert "routing agreement with the replayed routes" in drawn
+    assert "expert-load drift since the first step" not in drawn  # no such keys: no empty panel
