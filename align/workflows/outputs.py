@@ -134,12 +134,7 @@ def plot_curves(out: Path, keys: list[str], filename: str = "loss.png", title: s
         ax.set_title(key)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    path = out / filename
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, out / filename, title)
 
 
 def plot_layer_heatmaps(out: Path, prefixes: list[str], filename: str = "routing.png", title: str = "") -> Path | None:
@@ -170,9 +165,14 @@ def plot_layer_heatmaps(out: Path, prefixes: list[str], filename: str = "routing
         ax.set_title(prefix)
         ax.set_xlabel("step")
         ax.set_ylabel("MoE layer")
+    return _save(fig, out / filename, title)
+
+
+def _save(fig, path: Path, title: str) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.suptitle(title)
     fig.tight_layout()
-    path = out / filename
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

@@ -23,3 +23,18 @@ def weights(folder: Path) -> dict:
     for f in sorted(Path(folder).glob("*.safetensors")):
         out.update(load_file(str(f)))
     return out
+
+
+def kill_once_saved(args: list, checkpoint: Path, timeout: float = 600) -> None:
+    """Start `align ARGS` in its own process group and SIGKILL the group once `checkpoint` exists."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "align.cli", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

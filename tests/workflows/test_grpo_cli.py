@@ -97,24 +97,12 @@ def test_reward_that_always_raises_stops_the_run(tmp_path):
 def test_an_r2_run_killed_mid_stage_resumes_exactly(grpo_run, tmp_path):
     """kill -9 after the first checkpoint of the R2 + dynamic-sampling + 2-update run, then run.resume=true:
     the same draws and the same updates as the uninterrupted run (`grpo_run`, same arguments)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.workflows.cli import REPO
+    from tests.workflows.cli import kill_once_saved
 
     reference, _ = grpo_run
     out = tmp_path / "killed"
     args = ["grpo", "recipes/v2_grpo.yaml", f"run.output_dir={out}", *SHORT, "stage1.grpo.save_every=1"]
-    proc = subprocess.Popen([sys.executable, "-m", "align.cli", *args], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 600
-    while not (out / "stage1" / "checkpoints" / "step_1").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_once_saved(args, out / "stage1" / "checkpoints" / "step_1")
     assert not (out / "stage1" / "summary.json").exists(), "the stage finished before it could be killed"
     done = align(*args, "run.resume=true")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,15 +1,10 @@
 """A short two-stage GRPO run through the real CLI: a served reward model, a TRL reward and a
 custom dotted-path reward in stage 2, and a run killed in stage 2 resumed across the boundary."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.workflows.cli import REPO, run_align as align, weights
+from tests.workflows.cli import kill_once_saved, run_align as align, weights
 
 STAGE1 = ["stage1.prompts=[{source: 'builtin:math', max_rows: 64}]",
           "stage1.eval_prompts=[{source: 'builtin:math', split: test, max_rows: 8}]",
@@ -103,14 +98,7 @@ def test_stage2_metrics_name_every_reward_and_watch(two_stage):
 def test_killed_in_stage2_resumes_across_the_boundary(two_stage, reward_model, tmp_path):
     reference, _ = two_stage
     out = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "align.cli", *_args(out, reward_model)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 600
-    while not (out / "stage2" / "checkpoints" / "step_1").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_once_saved(_args(out, reward_model), out / "stage2" / "checkpoints" / "step_1")
     assert not (out / "stage2" / "summary.json").exists(), "stage 2 finished before it could be killed"
     stage1_mtime = (out / "stage1" / "summary.json").stat().st_mtime
     done = align(*_args(out, reward_model), "run.resume=true")
