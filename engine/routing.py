@@ -20,13 +20,18 @@ from typing import Callable
 import torch
 
 
+def router_class(model_or_class) -> type | None:
+    """The class an HF model (or model class) records `router_logits` from (`_can_record_outputs`), or None."""
+    recorder = getattr(model_or_class, "_can_record_outputs", None) or {}
+    cls = getattr(recorder.get("router_logits"), "target_class", recorder.get("router_logits"))
+    return cls if isinstance(cls, type) else None
+
+
 def router_modules(model) -> list:
-    """The MoE router modules of an HF model, in forward order: instances of the class the model records
-    `router_logits` from (`_can_record_outputs`); [] for dense models."""
+    """The MoE router modules of an HF model, in forward order; [] for dense models."""
     model = getattr(model, "module", model)
-    recorder = getattr(model, "_can_record_outputs", {}).get("router_logits")
-    cls = getattr(recorder, "target_class", recorder)
-    return [m for m in model.modules() if isinstance(cls, type) and isinstance(m, cls)]
+    cls = router_class(model)
+    return [m for m in model.modules() if cls is not None and isinstance(m, cls)]
 
 
 def _deepseek_v2_weights(router, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -124,9 +129,7 @@ def replay_problem(model_path: str) -> str | None:
     import transformers
 
     config = transformers.AutoConfig.from_pretrained(model_path)
-    cls = transformers.AutoModelForCausalLM._model_mapping.get(type(config), None)
-    recorder = getattr(cls, "_can_record_outputs", {}).get("router_logits") if cls else None
-    router = getattr(recorder, "target_class", recorder)
+    router = router_class(transformers.AutoModelForCausalLM._model_mapping.get(type(config), None))
     if router is None:
         return f"the model ({config.model_type}) is dense: it has no MoE router to replay"
     if router.__name__ not in WEIGHTS_FROM_LOGITS:

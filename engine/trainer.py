@@ -202,11 +202,10 @@ def freeze_routers(model) -> list[str]:
     from engine.routing import router_modules
 
     ids = {id(p) for m in router_modules(model) for p in m.parameters()}
-    names = [n for n, p in model.named_parameters() if id(p) in ids]
-    for n, p in model.named_parameters():
-        if id(p) in ids:
-            p.requires_grad_(False)
-    return names
+    frozen = [(n, p) for n, p in model.named_parameters() if id(p) in ids]
+    for _, p in frozen:
+        p.requires_grad_(False)
+    return [n for n, _ in frozen]
 
 
 def _swap(ds_engine, method: str) -> dict:

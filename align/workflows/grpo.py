@@ -118,7 +118,6 @@ def _check_inputs(cfg) -> None:
 
 def _check_routing_replay(g, key: str, model_path: str) -> None:
     from engine.routing import replay_problem
-    from align.workflows.models import resolve_model
 
     if g.routing_replay == "off":
         return
@@ -153,6 +152,8 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         rewards = build_rewards(cfg, sc, cfg.trainer.threads_per_worker)
         start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
         log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
+        if cfg.run.resume:
+            routing_log.keep_until(out, start)
         sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
         diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, sync_check_tol(cfg))
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
@@ -307,9 +308,8 @@ def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float)
     updates = [_reduce(actors.trainers.call("train_step", per_rank=[(m, lr, "grpo") for m in per_rank], **kwargs),
                        n_tokens, slots) for _ in range(g.updates_per_batch)]
     lengths = torch.tensor([len(s.completion_ids) for s in samples], dtype=torch.float32)
-    counts = {"trainer": updates[0].pop("routing_counts")} if "routing_counts" in updates[0] else {}
-    for u in updates[1:]:
-        u.pop("routing_counts", None)
+    first_counts = [u.pop("routing_counts", None) for u in updates][0]  # the sampled policy's routers: update 1
+    counts = {} if first_counts is None else {"trainer": first_counts}
     if counts and g.routing_replay == "r3":
         counts["rollout"] = routing_log.rollout_counts(samples, counts["trainer"].shape[-1])
     metrics["routing_counts"] = counts  # taken out by the loop, which knows the output folder

@@ -5,7 +5,8 @@ Each step the trainer reports how often each expert is its routers' own choice o
 same tokens. Per layer j the step logs the imbalance `routing/load_max/l<j>` (the busiest expert's share
 times E: 1.0 is balanced) and the drift since the stage's first step `routing/load_drift/l<j>` (total
 variation between the two load vectors, 0..1), for the trainer and, with `rollout_` in front, for vLLM.
-The full [L, E] shares go to routing_load.jsonl, one line per step, for heat maps.
+The full [L, E] shares go to routing_load.jsonl, one line per step, for heat maps (a resumed stage
+first drops the lines after its checkpoint: `keep_until`).
 """
 from __future__ import annotations
 
@@ -25,17 +26,27 @@ def rollout_counts(samples, experts: int) -> torch.Tensor:
     return torch.stack([torch.bincount(flat[j], minlength=experts)[:experts] for j in range(layers)]).float()
 
 
+def keep_until(out: Path, step: int) -> None:
+    """On resume: drop the lines of steps after the checkpoint (they are run again), as MetricsLog does."""
+    path = out / FILE
+    if path.exists():
+        rows = [x for x in path.read_text().splitlines() if x.strip() and json.loads(x)["step"] <= step]
+        path.write_text("".join(x + "\n" for x in rows))
+
+
 def log_step(out: Path, step: int, counts: dict[str, torch.Tensor]) -> dict:
-    """Append the step's load shares to routing_load.jsonl; returns its per-layer figures.
-    counts: {"trainer": [L, E], optionally "rollout": [L, E]} (absent for dense models: returns {})."""
+    """Append the step's load shares to routing_load.jsonl; returns its per-layer figures (drift against the
+    file's first line, the stage's first step). counts: {"trainer": [L, E], optionally "rollout": [L, E]}
+    (absent for dense models: returns {})."""
     if not counts:
         return {}
     shares = {side: (c / c.sum(-1, keepdim=True).clamp(min=1)).tolist() for side, c in counts.items()}
+    row = {"step": step, **shares}
     path = out / FILE
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-    rows = [r for r in rows if r["step"] < step] + [{"step": step, **shares}]  # a resumed run rewrites its steps
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    first = rows[0]
+    with path.open("a+") as f:
+        f.seek(0)
+        first = json.loads(f.readline() or json.dumps(row))
+        f.write(json.dumps(row) + "\n")
     figures = {}
     for side, share in shares.items():
         prefix = "routing/" if side == "trainer" else "routing/rollout_"
