@@ -37,7 +37,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    path: str = "builtin:tiny-v2"  # an HF folder, or builtin:tiny-v2 / builtin:tiny-v2@init / builtin:smollm2-135m
+    path: str = "builtin:tiny-v2"  # an HF folder, or builtin:tiny-v2 / builtin:tiny-v2@init / builtin:smollm2-135m / builtin:smollm2-moe
     dtype: Literal["float32", "bfloat16"] = "float32"
 
 

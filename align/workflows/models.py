@@ -3,7 +3,8 @@
 `builtin:tiny-v2` is the pretrained built-in base (built once by
 `recipes/tiny_base.yaml`, ~minutes, cached); `builtin:tiny-v2@init` is the randomly
 initialised model with the built-in tokenizer (seconds; tests and the base build use it);
-`builtin:smollm2-135m` is SmolLM2-135M-Instruct converted from its package (align.models.smollm2).
+`builtin:smollm2-135m` is SmolLM2-135M-Instruct converted from its package (align.models.smollm2);
+`builtin:smollm2-moe` is its exact DeepSeekMoE upcycle (align.models.smollm2_moe).
 """
 from __future__ import annotations
 
@@ -14,19 +15,24 @@ from pathlib import Path
 from align.config import ConfigError
 from align.models import builtin
 
-def _smollm2() -> str:
-    from align.models import smollm2
+def _smollm2(module: str):
+    def resolve() -> str:
+        import importlib
 
-    try:
-        return str(smollm2.path())
-    except smollm2.PackageMissing as exc:
-        raise ConfigError(str(exc)) from None
+        from align.models import smollm2
+
+        try:
+            return str(importlib.import_module(f"align.models.{module}").path())
+        except smollm2.PackageMissing as exc:
+            raise ConfigError(str(exc)) from None
+    return resolve
 
 
 BUILTINS = {  # name -> a function returning the HF folder (building or converting it once)
     "builtin:tiny-v2": lambda: str(base_path()),
     "builtin:tiny-v2@init": lambda: str(builtin.init_path()),
-    "builtin:smollm2-135m": _smollm2,
+    "builtin:smollm2-135m": _smollm2("smollm2"),
+    "builtin:smollm2-moe": _smollm2("smollm2_moe"),
 }
 
 
