@@ -36,9 +36,23 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class LoraConfig:
+    """LoRA adapters through peft (engine.lora): only they train; weights leave the trainer merged."""
+    r: int = 16
+    alpha: float = 32.0  # the update is scaled by alpha / r
+    dropout: float = 0.0
+    # last name part of the linear layers to adapt: attention (Llama/GQA and DeepSeek-V2 MLA names), dense FFN and
+    # shared experts; names a model lacks are skipped, but at least one must exist
+    targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "kv_a_proj_with_mqa", "kv_b_proj",
+                                "gate_proj", "up_proj", "down_proj")
+    experts: bool = True  # MoE models: also the routed experts' fused parameters (a LoRA per expert)
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     path: str = "builtin:tiny-v2"  # an HF folder, or builtin:tiny-v2 / builtin:tiny-v2@init / builtin:smollm2-135m / builtin:smollm2-moe
     dtype: Literal["float32", "bfloat16"] = "float32"
+    lora: Optional[LoraConfig] = None  # None: full fine-tuning
 
 
 @dataclass(frozen=True)
@@ -410,6 +424,7 @@ def check_files(cfg: Any) -> None:
     model = getattr(getattr(cfg, "model", None), "path", "")
     if model and not model.startswith("builtin:") and _looks_local(model) and not Path(model).exists():
         raise ConfigError(f"`model.path` names `{model}`, which does not exist. Use an HF model folder or builtin:tiny-v2.")
+    check_lora(getattr(getattr(cfg, "model", None), "lora", None))
     for stage in getattr(cfg, "stages", ()):
         check_stage(getattr(cfg, f"stage{stage}"), f"stage{stage}")
     if hasattr(cfg, "rollout"):
@@ -418,6 +433,20 @@ def check_files(cfg: Any) -> None:
     for section in ("train", "eval"):
         check_sources(getattr(data, section, ()) or (), f"data.{section}")
     check_not_benchmark(getattr(data, "train", ()) or (), "data.train")
+
+
+def check_lora(lora: Any) -> None:
+    if lora is None:
+        return
+    if lora.r < 1:
+        raise ConfigError(f"`model.lora.r` is {lora.r}; the LoRA rank must be at least 1 (8 to 64 are usual).")
+    if lora.alpha <= 0:
+        raise ConfigError(f"`model.lora.alpha` is {lora.alpha}; it scales the update by alpha / r and must be positive.")
+    if not 0.0 <= lora.dropout < 1.0:
+        raise ConfigError(f"`model.lora.dropout` is {lora.dropout}; it must be in [0, 1).")
+    if not lora.targets and not lora.experts:
+        raise ConfigError("`model.lora.targets` is empty and `model.lora.experts` false: LoRA would train nothing. "
+                          "Name linear layers (e.g. [q_proj, v_proj]) or drop `model.lora` for full fine-tuning.")
 
 
 def check_not_benchmark(sources, key: str) -> None:

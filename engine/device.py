@@ -21,6 +21,13 @@ def accelerator_env() -> dict[str, str]:
     return {} if has_cuda() else {"DS_ACCELERATOR": "cpu"}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, MB (Linux `ru_maxrss` is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def dist_backend() -> str:
     return "nccl" if has_cuda() else "gloo"
 

@@ -57,6 +57,8 @@ def completion_logprobs(model, batch: dict, temperature: float = 1.0, chunk_toke
     from align.algos.logprobs import chunked_logprobs
 
     module = getattr(model, "module", model)  # a DeepSpeed engine wraps the HF model
+    if hasattr(module, "get_base_model"):  # a peft model (LoRA): the transformers model, adapters injected in place
+        module = module.get_base_model()
     out = module.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
                             **_router_kwargs(module))
     head = module.get_output_embeddings()  # called as a module, per chunk

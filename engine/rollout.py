@@ -157,7 +157,7 @@ class RolloutEngine:
         self.syncs += 1
         return {"seconds": time.perf_counter() - t0, "bytes": count[1], "tensors": count[0],
                 "checkpoint_tensors": len(seen), "moe_layers_repacked": repacked,
-                "linears_relinked": relinked}
+                "linears_relinked": relinked, "rss_peak_mb": device.peak_rss_mb()}
 
     def _reload(self, items, timeout) -> None:
         """One `reload_weights` call (the layerwise reload must see every layer's tensors in one pass)."""

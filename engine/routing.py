@@ -31,6 +31,8 @@ def router_class(model_or_class) -> type | None:
 def router_modules(model) -> list:
     """The MoE router modules of an HF model, in forward order; [] for dense models."""
     model = getattr(model, "module", model)
+    if hasattr(model, "get_base_model"):  # peft (LoRA): the transformers model inside
+        model = model.get_base_model()
     cls = router_class(model)
     return [m for m in model.modules() if cls is not None and isinstance(m, cls)]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import device
+from engine import weight_sync as ws
 
 
 def collate(encoded: list, pad_id: int) -> dict:
@@ -58,11 +59,12 @@ class TrainWorker:
         device.set_threads(threads)
         _quiet()
         self.rank, self.world_size = rank, world_size
-        self.engine = None
+        self.engine, self.lora = None, False
 
     # ------------------------------------------------------------------ setup
     def setup(self, model_path: str, ds_config: dict, seed: int, dtype: str = "float32", model_kind: str = "causal_lm",
-              freeze_router: bool = False) -> dict:
+              freeze_router: bool = False, lora: Any = None) -> dict:
+        """`lora` (align.config.LoraConfig or None): train peft LoRA adapters only (engine.lora)."""
         import deepspeed
         import torch
 
@@ -70,12 +72,18 @@ class TrainWorker:
         deepspeed.init_distributed(dist_backend=device.dist_backend(), verbose=False)
         model = MODEL_KINDS[model_kind](model_path, getattr(torch, dtype))
         frozen = freeze_routers(model) if freeze_router else []
+        if lora is not None:
+            from engine.lora import apply_lora
+
+            model = apply_lora(model, lora, task="SEQ_CLS" if model_kind == "reward_model" else "CAUSAL_LM")
+        self.lora = lora is not None
         opt_cfg = ds_config.pop("_optimizer")
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=opt_cfg["lr"], betas=tuple(opt_cfg["betas"]), weight_decay=opt_cfg["weight_decay"])
         self.engine, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
         self.top_k = getattr(model.config, "num_experts_per_tok", None) or 1
-        return {"rank": self.rank, "params": sum(p.numel() for p in model.parameters()), "frozen": frozen}
+        return {"rank": self.rank, "params": sum(p.numel() for p in model.parameters()), "frozen": frozen,
+                "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
 
     # ------------------------------------------------------------------ steps
     def train_step(self, micro_batches: list[dict], lr: float, objective: str, **kwargs: Any) -> dict:
@@ -98,6 +106,7 @@ class TrainWorker:
         totals = merge_stats(parts)  # sums, except *_min / *_max
         totals["grad_norm"] = float(self.engine.get_global_grad_norm() or 0.0)
         totals["step_seconds"] = time.perf_counter() - t0
+        totals["rss_peak_mb"] = device.peak_rss_mb()
         return totals
 
     def eval_step(self, micro_batches: list[dict], objective: str, **kwargs: Any) -> dict:
@@ -116,13 +125,14 @@ class TrainWorker:
         return totals
 
     def logprobs(self, micro_batches: list[dict], temperature: float = 1.0, chunk_tokens: int = 1024,
-                 record_routes: bool = False, without_replay: bool = False) -> list:
+                 record_routes: bool = False, without_replay: bool = False, adapters: bool = True) -> list:
         """Log-probs of each micro-batch's tokens under its loss_mask, from logits / temperature: [B, T-1] each.
 
         A micro-batch with `routes` ([L, B*T, k], the rollout engine's: R3) is scored with those experts
         replayed (engine.routing). With `record_routes` each item is (log-probs, the routes used, int16: R2
         keeps them for the updates); with `without_replay` it is (log-probs, log-probs of a second forward
-        without the replay), to measure what the replay changes.
+        without the replay), to measure what the replay changes. `adapters=False` (LoRA): the base model with
+        the adapters disabled, i.e. the starting model, which serves as the KL reference without a second copy.
         """
         import torch
 
@@ -131,7 +141,8 @@ class TrainWorker:
 
         self.engine.eval()
         out = []
-        with torch.no_grad():
+        off = self.engine.module.disable_adapter() if not adapters and self.lora else _null()
+        with torch.no_grad(), off:
             for mb in micro_batches:
                 with routing(self.engine, replay=mb.get("routes")) as seen:
                     lp = sequence_logprobs(self.engine, mb, temperature, chunk_tokens).cpu()
@@ -182,7 +193,14 @@ class TrainWorker:
         with ctx:
             if self.rank == 0:
                 tmp = Path(folder + ".tmp")
-                module.save_pretrained(str(tmp), safe_serialization=True)
+                if self.lora:  # the merged model (loads without peft), and the adapters beside it
+                    from engine import lora
+
+                    merged = {n: t.detach().clone() for n, t in lora.merged_tensors(module)}
+                    lora.base_model(module).save_pretrained(str(tmp), state_dict=merged, safe_serialization=True)
+                    module.save_pretrained(str(tmp / "adapter"))
+                else:
+                    module.save_pretrained(str(tmp), safe_serialization=True)
                 transformers.AutoTokenizer.from_pretrained(tokenizer_src).save_pretrained(str(tmp))
                 _copy_generation_config(tokenizer_src, tmp)
                 tmp.rename(folder)
@@ -191,18 +209,15 @@ class TrainWorker:
         """The full model weights (in-memory layout) for weight sync; rank 0 only."""
         # clone: ZeRO keeps parameters as views of flat buffers, and pickling a view ships the whole buffer
         module = self.engine.module
-        return [(n, p.detach().cpu().clone()) for n, p in [*module.named_parameters(), *persistent_buffers(module)]]
+        if self.lora:  # W + scale * B A where adapted, under the base model's names
+            from engine.lora import merged_tensors
+
+            return [(n, t.detach().cpu().clone()) for n, t in merged_tensors(module)]
+        return [(n, p.detach().cpu().clone()) for n, p in [*module.named_parameters(), *ws.persistent_buffers(module)]]
 
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""
         return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
-
-
-def persistent_buffers(model) -> list:
-    """(name, buffer) of the buffers a checkpoint holds (e.g. DeepSeek-V3's `e_score_correction_bias`), which
-    a full weight sync must send as well; non-persistent ones (rotary `inv_freq`) are derived, not sent."""
-    return [(f"{prefix}.{name}" if prefix else name, buf) for prefix, mod in model.named_modules()
-            for name, buf in mod.named_buffers(recurse=False) if name not in mod._non_persistent_buffers_set]
 
 
 def freeze_routers(model) -> list[str]:

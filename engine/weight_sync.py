@@ -102,6 +102,13 @@ def fused_moe_tensors(named: Iterable[Named], out: dict | None = None) -> dict[s
     return out
 
 
+def persistent_buffers(model) -> list:
+    """(name, buffer) of the buffers a checkpoint holds (e.g. DeepSeek-V3's `e_score_correction_bias`), which
+    a full weight sync must send as well; non-persistent ones (rotary `inv_freq`) are derived, not sent."""
+    return [(f"{prefix}.{name}" if prefix else name, buf) for prefix, mod in model.named_modules()
+            for name, buf in mod.named_buffers(recurse=False) if name not in mod._non_persistent_buffers_set]
+
+
 # ---------------------------------------------------------------------- the checkpoint's contract
 def checkpoint_shapes(folder: str | Path) -> dict[str, tuple[int, ...]]:
     """{checkpoint name: shape} read from the safetensors headers of an HF folder (no tensor data)."""

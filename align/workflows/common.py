@@ -86,8 +86,11 @@ def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = No
     micro = micro or cfg.sft.micro_batch_size
     group = WorkerGroup(TrainWorker, t.num_workers, t.cpus_per_worker, t.gpus_per_worker,
                         lambda r: (r, t.num_workers, "127.0.0.1", port, t.threads_per_worker))
-    group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype, model_kind,
-               freeze_router)
+    info = group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype,
+                      model_kind, freeze_router, cfg.model.lora)
+    if cfg.model.lora is not None:
+        print(f"[align] LoRA r={cfg.model.lora.r}: {info[0]['trainable']:,} of {info[0]['params']:,} parameters train "
+              f"({100 * info[0]['trainable'] / info[0]['params']:.2f} %)", flush=True)
     return Trainers(group, micro)
 
 

@@ -214,6 +214,7 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
     batch = g.prompts_per_step * g.group_size
     trainers = common.start_trainers(_as_sft_like(cfg, sc), policy_path, batch, micro=g.micro_batch_size,
                                      freeze_router=g.router == "freeze")
+    print(f"[align] KL reference: {'the policy with its LoRA adapters disabled (no second copy)' if lora_reference(cfg, policy_path, ref_path) else 'a separate reference actor'}", flush=True)
     r = cfg.rollout
     engine_cls = ray.remote(RolloutEngine).options(num_cpus=r.cpus_per_engine, num_gpus=r.gpus_per_engine)
     engines = [engine_cls.remote(policy_path, dtype=r.dtype or cfg.model.dtype, seed=cfg.run.seed + i,
@@ -223,12 +224,19 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
                                  prefix_caching=g.routing_replay != "r3")  # R3 re-reads routes by a prefill
                for i in range(r.num_engines)]
     # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
-    reference = ray.remote(ReferenceWorker).options(num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(
-        ref_path, cfg.model.dtype, threads=cfg.trainer.threads_per_worker)
+    reference = None if lora_reference(cfg, policy_path, ref_path) else ray.remote(ReferenceWorker).options(
+        num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(ref_path, cfg.model.dtype,
+                                                                            threads=cfg.trainer.threads_per_worker)
     ray.get([e.info.remote() for e in engines])  # engines up before the first sync is timed
     scheduler = SwapScheduler(r.placement, _sides(trainers, engines, reference))
     scheduler.start()
     return Actors(trainers, engines, reference, scheduler)
+
+
+def lora_reference(cfg, policy_path: str, ref_path: str) -> bool:
+    """With LoRA the trainers' base is the stage's starting policy; when that is also the KL reference, the
+    reference is the trainers' model with the adapters disabled and needs no copy of its own."""
+    return cfg.model.lora is not None and Path(policy_path).resolve() == Path(ref_path).resolve()
 
 
 def _sides(trainers, engines, reference):
@@ -242,8 +250,8 @@ def _sides(trainers, engines, reference):
     return Sides(offload_trainer=lambda: trainers.call("offload"), reload_trainer=lambda: trainers.call("reload"),
                  sleep_rollout=every("sleep", level=1), wake_rollout_weights=every("wake_up", tags=["weights"]),
                  wake_rollout_kv=every("wake_up", tags=["kv_cache"]),
-                 offload_reference=lambda: ray.get(reference.offload.remote()),
-                 reload_reference=lambda: ray.get(reference.reload.remote()))
+                 offload_reference=reference and (lambda: ray.get(reference.offload.remote())),
+                 reload_reference=reference and (lambda: ray.get(reference.reload.remote())))
 
 
 def _as_sft_like(cfg, sc):
@@ -258,7 +266,7 @@ def stop_actors(actors: Actors) -> None:
     import ray
 
     actors.trainers.kill()
-    for a in actors.engines + [actors.reference]:
+    for a in actors.engines + [actors.reference] * (actors.reference is not None):
         ray.kill(a)
 
 
@@ -416,7 +424,12 @@ def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> dict:
     need_old = g.updates_per_batch > 1 or g.kl_in_reward or r2 or r3
     lp_old = {"record_routes": r2, "without_replay": r3}
     lp = {"temperature": g.temperature, "chunk_tokens": g.logprob_chunk_tokens}  # the sampling policy's log-probs
-    if cfg.rollout.placement == "colocated":
+    if actors.reference is None:  # LoRA: the trainers' base with the adapters disabled is the reference
+        actors.scheduler.before_train()
+        ref = [x for vals in actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], adapters=False, **lp)
+               for x in vals]
+        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp_old, **lp) if need_old else None
+    elif cfg.rollout.placement == "colocated":
         actors.scheduler.before_reference()
         ref = ray.get(actors.reference.logprobs.remote(flat, **lp))
         actors.scheduler.before_train()
@@ -464,6 +477,7 @@ def _reduce(results: list[dict], n_tokens: int, slots: int) -> dict:
     out["loss"] = merged["loss_slot"] / slots
     out["grad_norm"] = results[0]["grad_norm"]
     out["update_seconds"] = max(r["step_seconds"] for r in results)
+    out["memory/trainer_peak_mb"] = max(r.get("rss_peak_mb", 0.0) for r in results)  # the largest rank's process
     if "routing_counts" in merged:  # [L, E], the first update's: the routes the sampled policy's routers choose
         out["routing_counts"] = merged["routing_counts"]
     for k in ("expert_load_max", "expert_load_min"):  # the extreme over micro-batches and ranks

@@ -268,7 +268,8 @@ def sync_weights(trainers, engines: list, timeout: float) -> dict:
     stats = ray.get([e.update_weights.remote(named) for e in engines], timeout=timeout)
     nbytes = sum(t.numel() * t.element_size() for _, t in named)
     return {"sync_seconds": time.perf_counter() - t0, "sync_bytes": nbytes,
-            "sync_engine_seconds": max(float(s.get("seconds", 0.0)) for s in stats)}
+            "sync_engine_seconds": max(float(s.get("seconds", 0.0)) for s in stats),
+            "memory/rollout_peak_mb": max(float(s.get("rss_peak_mb", 0.0)) for s in stats)}
 
 
 def check_sync(trainers, engine, tok, rows: list[dict], tol: float) -> float:

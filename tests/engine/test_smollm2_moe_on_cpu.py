@@ -124,7 +124,7 @@ def variant(moe, seed):
 
 
 def tensors(model):
-    from engine.trainer import persistent_buffers
+    from engine.weight_sync import persistent_buffers
 
     return [*model.named_parameters(), *persistent_buffers(model)]
 
