@@ -20,6 +20,9 @@ class RewardModelServer:
         device.set_threads(threads)
         self.model_path, self.max_length, self.batch_size = str(model_path), max_length, batch_size
         self.tok = transformers.AutoTokenizer.from_pretrained(self.model_path)
+        from engine.seq_cls import register_for
+
+        register_for(self.model_path)
         self.model = transformers.AutoModelForSequenceClassification.from_pretrained(
             self.model_path, dtype=getattr(torch, dtype)).to(device.torch_device()).eval()
         if self.model.config.pad_token_id is None:

@@ -42,6 +42,9 @@ def _reward_model(path: str, dtype):
     """The causal LM backbone plus a fresh scalar head (a reward-model folder loads as saved)."""
     import transformers
 
+    from engine.seq_cls import register_for
+
+    register_for(path)  # families transformers ships without a sequence-classification class (GLM-4-MoE)
     model = transformers.AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=dtype)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = transformers.AutoTokenizer.from_pretrained(path).pad_token_id

@@ -280,11 +280,13 @@ def train_loop(cfg, sc, actors: Actors, tok, pool, rewards, log: MetricsLog, sta
         for step in range(start, g.steps):
             lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio,
                        sc.optim.schedule)
+            t0 = time.perf_counter()
             metrics = grpo_step(cfg, sc, actors, tok, pool, rewards, step, lr)
             metrics |= routing_log.log_step(out, step + 1, metrics.pop("routing_counts"))
             if (step + 1) % cfg.rollout.sync_every == 0:
                 actors.scheduler.before_weight_sync()
                 metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s))
+            metrics["step_seconds"] = time.perf_counter() - t0  # rollouts, rewards, training and the sync
             metrics["swap_events"] = len(actors.scheduler.events)
             if g.eval_every and (step + 1) % g.eval_every == 0 and step + 1 < g.steps:
                 metrics.update({f"eval/{k}": v for k, v in evaluator().items()})
