@@ -197,6 +197,7 @@ def test_vllm_routes_are_the_trainers_and_replay_closes_the_gap(engine, small):
 
 
 # the tests below start engines of their own: they come after the module engine's tests
+@pytest.mark.slow
 def test_a_tied_checkpoint_gives_vllm_flat_logits(small, tmp_path):
     """Why the upcycle unties its head: vLLM 0.32's Glm4Moe leaves a tied lm_head at zero. If this starts failing,
     vLLM ties the head and the upcycle may tie it too (28 M fewer parameters)."""

@@ -95,6 +95,7 @@ def test_stage2_metrics_name_every_reward_and_watch(two_stage):
     assert (out / "stage2" / "samples_before.json").exists() and (out / "stage1" / "samples_after.json").exists()
 
 
+@pytest.mark.slow  # 150 s: the default suite's largest; run with -m slow
 def test_killed_in_stage2_resumes_across_the_boundary(two_stage, reward_model, tmp_path):
     reference, _ = two_stage
     out = tmp_path / "killed"
