@@ -49,6 +49,8 @@ class SwapScheduler:
     def __post_init__(self) -> None:
         if self.placement not in ("split", "colocated"):
             raise ValueError(f"placement must be `split` or `colocated`, got {self.placement!r}")
+        if self.sides.offload_reference is None and self.sides.reload_reference is None:
+            self.resident.discard("reference")  # no reference of its own (LoRA: the trainer, adapters disabled)
 
     # ------------------------------------------------------------------ phases
     def start(self) -> None:

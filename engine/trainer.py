@@ -208,10 +208,32 @@ class TrainWorker:
                 _copy_generation_config(tokenizer_src, tmp)
                 tmp.rename(folder)
 
-    def named_tensors(self) -> list:
-        """The full model weights (in-memory layout) for weight sync; rank 0 only."""
-        # clone: ZeRO keeps parameters as views of flat buffers, and pickling a view ships the whole buffer
+    def named_tensors(self, bucket_mb: float = 256.0) -> list:
+        """The full model weights (in-memory layout, LoRA merged) for weight sync: the list on rank 0, [] elsewhere.
+
+        Call it on every rank: under ZeRO-3 the parameters are partitioned and gathering is collective; they are
+        gathered `bucket_mb` at a time (a LoRA model at once, since merging needs base and adapters together),
+        so no rank holds more than one bucket of gathered weights beyond its partition.
+        """
+        import deepspeed
+
         module = self.engine.module
+        zero3 = self.engine.zero_optimization_stage() == 3
+        if not zero3 or self.lora:
+            ctx = deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None) if zero3 else _null()
+            with ctx:
+                return self._rank0_copy(module) if self.rank == 0 else []
+        out = []
+        for chunk in _chunks(list(module.named_parameters()), bucket_mb * 2**20):
+            with deepspeed.zero.GatheredParameters([p for _, p in chunk], modifier_rank=None):
+                if self.rank == 0:  # clone: ZeRO's gathered storage is freed on exit
+                    out += [(n, p.detach().cpu().clone()) for n, p in chunk]
+        if self.rank == 0:
+            out += [(n, b.detach().cpu().clone()) for n, b in ws.persistent_buffers(module)]
+        return out
+
+    def _rank0_copy(self, module) -> list:
+        # clone: ZeRO keeps parameters as views of flat buffers, and pickling a view ships the whole buffer
         if self.lora:  # W + scale * B A where adapted, under the base model's names
             from engine.lora import merged_tensors
 
@@ -232,6 +254,19 @@ def freeze_routers(model) -> list[str]:
     for _, p in frozen:
         p.requires_grad_(False)
     return [n for n, _ in frozen]
+
+
+def _chunks(named: list, max_bytes: float) -> list[list]:
+    """Consecutive groups of (name, parameter) of at most `max_bytes` full (ZeRO-3: unpartitioned) size each."""
+    out, cur, size = [], [], 0
+    for name, p in named:
+        b = getattr(p, "ds_numel", p.numel()) * p.element_size()
+        if cur and size + b > max_bytes:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append((name, p))
+        size += b
+    return out + ([cur] if cur else [])
 
 
 def _swap(ds_engine, method: str) -> dict:

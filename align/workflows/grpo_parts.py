@@ -264,7 +264,7 @@ def sync_weights(trainers, engines: list, timeout: float) -> dict:
     import ray
 
     t0 = time.perf_counter()
-    named = trainers.group.call_rank0("named_tensors")
+    named = trainers.call("named_tensors")[0]  # every rank joins (ZeRO-3 gathers collectively); rank 0's list
     stats = ray.get([e.update_weights.remote(named) for e in engines], timeout=timeout)
     nbytes = sum(t.numel() * t.element_size() for _, t in named)
     return {"sync_seconds": time.perf_counter() - t0, "sync_bytes": nbytes,
@@ -285,7 +285,8 @@ def check_sync(trainers, engine, tok, rows: list[dict], tol: float) -> float:
 
     enc = [Encoded(tuple(s), (0,) * p + (1,) * (len(s) - p)) for s, p in zip(seqs, plens)]
     mb = collate(enc, tok.pad_token_id)
-    train_lp = trainers.group.call_rank0("logprobs", [mb])[0]  # temperature 1: vLLM's prompt log-probs are raw
+    # every rank runs the batch (a ZeRO-3 forward is collective); temperature 1: vLLM's prompt log-probs are raw
+    train_lp = trainers.call("logprobs", per_rank=[([mb],)] * len(trainers))[0][0]
     diff = 0.0
     for i, (s, p) in enumerate(zip(seqs, plens)):
         ours = train_lp[i, p - 1 : len(s) - 1]

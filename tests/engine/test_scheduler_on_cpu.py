@@ -54,3 +54,18 @@ def test_invariant_violation_is_refused():
         s._move("bad", lambda: None, add={"rollout_weights"})
     with pytest.raises(ValueError, match="placement"):
         SwapScheduler("shared", sides)
+
+
+def test_colocated_without_a_reference_actor():
+    """LoRA: the KL reference is the trainer with its adapters disabled, so there is no reference side; the
+    colocated cycle runs without it (the trainer is reloaded before the reference log-probs)."""
+    sides, calls = recorder()
+    sides.offload_reference = sides.reload_reference = None
+    s = SwapScheduler("colocated", sides)
+    s.start()
+    s.before_weight_sync()
+    s.before_generate()
+    s.before_train()  # reference and old log-probs, then the updates: all on the trainer
+    assert calls == ["sleep_rollout", "offload_trainer", "wake_rollout_weights", "wake_rollout_kv", "sleep_rollout",
+                     "reload_trainer"]
+    assert "reference" not in s.resident
