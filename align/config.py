@@ -45,7 +45,7 @@ class LoraConfig:
     # shared experts; names a model lacks are skipped, but at least one must exist
     targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "kv_a_proj_with_mqa", "kv_b_proj",
                                 "gate_proj", "up_proj", "down_proj")
-    experts: bool = True  # MoE models: also the routed experts' fused parameters (a LoRA per expert)
+    experts: bool = True  # MoE models: also the routed experts' fused parameters (a LoRA per expert); dense: no-op
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 `model.lora: {r, alpha, dropout, targets, experts}` wraps the model the trainer loads:
 - `targets`: the last name part of the `nn.Linear` layers to adapt (attention projections, the dense
   FFN, DeepSeekMoE's shared experts); the output head is never adapted.
-- `experts: true` also adapts the routed experts, which transformers 5 keeps fused as 3-D parameters
+- `experts: true` (the default; dense models have none) also adapts the routed experts, which transformers 5 keeps fused as 3-D parameters
   (`mlp.experts.gate_up_proj` [E, 2I, H], `mlp.experts.down_proj` [E, H, I]), through peft's
   `target_parameters` (peft's ParamWrapper: a rank-r LoRA per expert and parameter).
 Only the adapters train; the router and everything else stay as loaded.
@@ -54,9 +54,6 @@ def apply_lora(model, spec, task: str = "CAUSAL_LM"):
 
     targets = linear_targets(model, spec.targets)
     experts = [p for p in EXPERT_PARAMETERS if any(n.endswith(p) for n, _ in model.named_parameters())]
-    if spec.experts and not experts:
-        raise ValueError("`model.lora.experts` is true, but this model has no fused routed experts "
-                         f"({', '.join(EXPERT_PARAMETERS)}); set it to false")
     if not targets and not (spec.experts and experts):
         names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
         raise ValueError(f"`model.lora.targets` {list(spec.targets)} name no linear layer of this model; "

@@ -133,3 +133,16 @@ def test_only_adapters_train_and_vllm_follows_the_merged_weights(lora_trainer):
 
 def _one(mb, i):
     return {k: v[i:i + 1] for k, v in mb.items() if k in ("input_ids", "attention_mask", "loss_mask")}
+
+
+def test_the_default_spec_fits_a_dense_model():
+    """`experts: true` is the default; a dense Llama (SmolLM2's layout) has none, and gets its linear layers only."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from engine.lora import apply_lora
+
+    dense = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2))
+    pm = apply_lora(dense, LoraConfig())
+    kinds = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n, p in pm.named_parameters() if p.requires_grad}
+    assert kinds == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
