@@ -100,6 +100,7 @@ def _check_inputs(cfg) -> None:
 
     check_reward_models(cfg)
     check_reward_functions(cfg)
+    check_local_cpus(cfg)
     for stage in cfg.stages:
         sc = getattr(cfg, f"stage{stage}")
         g, key = sc.grpo, f"stage{stage}.grpo"
@@ -114,6 +115,25 @@ def _check_inputs(cfg) -> None:
             key = f"stage{stage}.reference" if sc.reference else "reference"
             raise ConfigError(f"`{key}` is `{ref}`, which holds no model; name an HF model folder (the SFT run's "
                               "final/), or leave it unset for `model.path`.")
+
+
+def check_local_cpus(cfg) -> None:
+    """On a local Ray, trainers and rollout engines must fit the CPUs it has: Ray would wait for an actor that
+    cannot be placed forever, with no message (the reference and reward-model actors take no CPU slot)."""
+    import os
+
+    if cfg.cluster.address:
+        return
+    have = cfg.cluster.num_cpus or os.cpu_count()
+    t, r = cfg.trainer, cfg.rollout
+    need = t.num_workers * t.cpus_per_worker + r.num_engines * r.cpus_per_engine
+    if need > have + 1e-9:
+        raise ConfigError(f"the actors ask for {need:g} CPUs ({t.num_workers} trainer workers x `trainer.cpus_per_worker` "
+                          f"{t.cpus_per_worker:g} + {r.num_engines} rollout engines x `rollout.cpus_per_engine` "
+                          f"{r.cpus_per_engine:g}), but the local Ray has {have} (`cluster.num_cpus`, default: the "
+                          "machine's cores); Ray would wait for them forever. Lower those (fractions such as 0.5 are "
+                          "fine: a slot is a reservation, threads are `trainer.threads_per_worker`) or join a cluster "
+                          "with `cluster.address`.")
 
 
 def _check_routing_replay(g, key: str, model_path: str) -> None:
