@@ -188,8 +188,12 @@ class RolloutConfig:
     attention_backend: Optional[str] = None  # vLLM attention backend; None: engine.device.rollout_backend picks it
     kv_cache_gib: float = 1.0
     sync_every: int = 1  # weight sync after every k policy updates
+    # group: trainer rank 0 broadcasts `sync_bucket_mb` buckets over a gloo (CPU) / NCCL (GPU) group of its own
+    # and every vLLM worker loads each as it arrives (engine.sync_group); ray: the whole model as one Ray object
+    # through the driver (the first design; a fallback, and the benchmark's "before")
+    sync_transport: Literal["group", "ray"] = "group"
     sync_bucket_mb: float = 64.0
-    sync_timeout_s: float = 120.0
+    sync_timeout_s: float = 120.0  # a sync (or the sync group's forming) that takes longer fails, naming the member
     # max |logp_vllm - logp_trainer| the start/end sync checks allow; None: 1e-3, which only holds when
     # rollout and trainer share a dtype (a bfloat16 engine against a float32 trainer must set it)
     sync_check_tol: Optional[float] = None

@@ -26,8 +26,9 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
 
 def free_port() -> int:
+    """A TCP port free on every interface of this node (others may connect to it)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("", 0))
         return s.getsockname()[1]
 
 

@@ -28,6 +28,39 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    """This process's resident memory now, MB (Linux /proc/self/statm)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class RssWatch:
+    """`with RssWatch() as w: ...` -> w.extra_mb: the peak resident memory above the start while the block
+    ran, sampled every `every_s` seconds by a thread (ru_maxrss cannot tell: it is the process's lifetime peak)."""
+
+    def __init__(self, every_s: float = 0.005) -> None:
+        self.every_s, self.extra_mb = every_s, 0.0
+
+    def __enter__(self) -> "RssWatch":
+        import threading
+
+        self.base = self.peak = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.peak = max(self.peak, rss_mb())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
+        self.extra_mb = self.peak - self.base
+
+
 def dist_backend() -> str:
     return "nccl" if has_cuda() else "gloo"
 

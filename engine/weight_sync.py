@@ -28,7 +28,9 @@ Only torch is imported at module level; vLLM and safetensors are imported lazily
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -186,20 +188,78 @@ def bucket_stats(buckets: Iterable[list[Named]]) -> dict:
             "max_bucket_bytes": max((s for _, s in sizes), default=0)}
 
 
-# ---------------------------------------------------------------------- vLLM calls
-def reload(llm, items: Iterable[Named], timeout: float | None) -> None:
-    """`collective_rpc("reload_weights")` with checkpoint-format pairs.
+# ---------------------------------------------------------------------- inside a vLLM worker
+def load_worker(worker, pairs: Iterable[Named], expected: dict[str, tuple[int, ...]], config: Any,
+                cpu_workarounds: bool) -> dict:
+    """`collective_rpc` target: load in-memory (name, tensor) pairs into this worker's model, in one pass.
 
-    `timeout` is honoured by vLLM's multiprocess executors; the in-process CPU engine
-    (VLLM_ENABLE_V1_MULTIPROCESSING=0) runs the call synchronously and cannot time out,
-    so a driver should also bound its remote call (ray.get(..., timeout=...)).
+    The pairs are converted to the checkpoint format, checked against `expected` (names and shapes) and fed
+    to vLLM's `reload_weights` as a stream (in-process engines and the sync group never hold the whole model).
+    A bad tensor ends the stream (vLLM then finalises its layerwise reload) and raises afterwards; so does an
+    incomplete sync. `cpu_workarounds`: re-prepack the CPU fused-MoE layers and rebuild the GEMM handles of
+    shared-weight layers (module docstring). Returns {'tensors', 'bytes', 'checkpoint_tensors', ...}.
     """
-    llm.collective_rpc("reload_weights", timeout=timeout, kwargs={"weights_iterator": items})
+    fused, seen, count, errors = {}, set(), [0, 0], []
+    stream = _stop_on_error(validated(checkpoint_items(_watch(pairs, fused, count), config), expected, seen), errors)
+    try:
+        with _quiet_reload_logs():
+            worker.reload_weights(weights_iterator=stream)
+    except WeightSyncError:
+        raise
+    except Exception as exc:  # vLLM's own KeyError / shape assertion
+        raise WeightSyncError(f"vLLM refused the weights: {type(exc).__name__}: {exc}") from exc
+    if errors:
+        raise WeightSyncError(f"{errors[0]} (the engine may now hold a partial update; sync again)") from errors[0]
+    if lost := missing(expected, seen):
+        raise WeightSyncError(f"partial weight update: {len(lost)} checkpoint tensors were not sent "
+                              f"(e.g. {lost[:3]}); the engine holds a mix of old and new weights, sync again")
+    repacked = cpu_moe_repack_worker(worker, fused) if cpu_workarounds else 0
+    relinked = cpu_relink_linears_worker(worker) if cpu_workarounds else 0
+    return {"tensors": count[0], "bytes": count[1], "checkpoint_tensors": len(seen), "moe_layers_repacked": repacked,
+            "linears_relinked": relinked}
 
 
-def cpu_moe_repack(llm, fused: dict[str, dict[str, torch.Tensor]], timeout: float | None) -> int:
-    """Run `cpu_moe_repack_worker` in every worker; returns the number of MoE layers repacked."""
-    return sum(llm.collective_rpc(cpu_moe_repack_worker, timeout=timeout, args=(fused,)))
+def _watch(pairs, fused: dict, count: list):
+    """Pass in-memory pairs through, keeping references to fused expert tensors and counting tensors/bytes."""
+    for name, tensor in pairs:
+        count[0] += 1
+        count[1] += tensor.numel() * tensor.element_size()
+        fused_moe_tensors([(name, tensor)], out=fused)
+        yield name, tensor
+
+
+def _stop_on_error(items, errors: list):
+    """End the stream on a bad tensor instead of raising inside vLLM's loader.
+
+    vLLM's layerwise reload moves every layer to the meta device first and only restores
+    them in its finalize step; an exception thrown from the iterator would skip that step
+    and leave the engine unusable. Ending the stream lets vLLM finalize; the error is
+    raised afterwards.
+    """
+    try:
+        yield from items
+    except WeightSyncError as exc:
+        errors.append(exc)
+
+
+@contextlib.contextmanager
+def _quiet_reload_logs():
+    """Silence vLLM's per-sync reload warnings while a sync runs its own checks.
+
+    Every in-place reload warns about tensors vLLM derives rather than loads (MLA's W_UK_T /
+    W_UV) and layers without weights (RotaryEmbedding); the sync checks names, shapes and
+    completeness against the checkpoint itself, so those warnings are noise in training logs.
+    """
+    loggers = [logging.getLogger(n) for n in ("vllm.model_executor.model_loader.reload.inplace",
+                                              "vllm.model_executor.model_loader.reload.layerwise")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def cpu_moe_repack_worker(worker, fused: dict[str, dict[str, torch.Tensor]]) -> int:
@@ -239,11 +299,6 @@ def cpu_moe_repack_layer(layer, w13: torch.Tensor, w2: torch.Tensor, name: str =
             raise WeightSyncError(f"`{name}.{attr}`: engine holds shape {tuple(have.shape)}, "
                                   f"the repacked trainer tensor has {tuple(new.shape)}")
         have.data.copy_(new)
-
-
-def cpu_relink_linears(llm, timeout: float | None) -> int:
-    """Run `cpu_relink_linears_worker` in every worker; returns the number of layers re-dispatched."""
-    return sum(llm.collective_rpc(cpu_relink_linears_worker, timeout=timeout))
 
 
 def cpu_relink_linears_worker(worker) -> int:

@@ -174,7 +174,7 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
         if cfg.run.resume:
             routing_log.keep_until(out, start)
-        sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
+        sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout)
         diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, sync_check_tol(cfg))
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
               f"{sync['sync_bytes'] / 1e6:.1f} MB in {sync['sync_seconds']:.2f}s)", flush=True)
@@ -188,7 +188,7 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         train_loop(cfg, sc, actors, tok, (rows, weights), rewards, log, start, out, (t0, prior_wall), evaluator)
         if sc.grpo.steps % cfg.rollout.sync_every:
             actors.scheduler.before_weight_sync()
-            parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s)
+            parts.sync_weights(actors.trainers, actors.engines, cfg.rollout)
         final_diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, sync_check_tol(cfg))
         after = evaluator("after")
         log.log(sc.grpo.steps, **{f"eval/{k}": v for k, v in after.items()})
@@ -248,6 +248,8 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
         num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(ref_path, cfg.model.dtype,
                                                                             threads=cfg.trainer.threads_per_worker)
     ray.get([e.info.remote() for e in engines])  # engines up before the first sync is timed
+    if r.sync_transport == "group":
+        parts.open_sync_group(trainers, engines, r.sync_timeout_s, on_gpu=r.gpus_per_engine > 0)
     scheduler = SwapScheduler(r.placement, _sides(trainers, engines, reference))
     scheduler.start()
     return Actors(trainers, engines, reference, scheduler)
@@ -305,7 +307,7 @@ def train_loop(cfg, sc, actors: Actors, tok, pool, rewards, log: MetricsLog, sta
             metrics |= routing_log.log_step(out, step + 1, metrics.pop("routing_counts"))
             if (step + 1) % cfg.rollout.sync_every == 0:
                 actors.scheduler.before_weight_sync()
-                metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout.sync_timeout_s))
+                metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout))
             metrics["step_seconds"] = time.perf_counter() - t0  # rollouts, rewards, training and the sync
             metrics["swap_events"] = len(actors.scheduler.events)
             if g.eval_every and (step + 1) % g.eval_every == 0 and step + 1 < g.steps:

@@ -259,16 +259,37 @@ def set_advantages(per_rank: list[list[dict]], adv: torch.Tensor) -> None:
 
 
 # ---------------------------------------------------------------------- weight sync
-def sync_weights(trainers, engines: list, timeout: float) -> dict:
-    """Rank 0's full weights (in-memory layout) to every rollout engine."""
+def open_sync_group(trainers, engines: list, timeout_s: float, on_gpu: bool) -> None:
+    """Trainer rank 0 and every vLLM worker form the weight-sync group (engine.sync_group), at rank 0's node."""
+    import ray
+
+    host, port = trainers.call_rank0("sync_address")
+    workers = [info["workers"] for info in ray.get([e.info.remote() for e in engines])]
+    first = [1 + sum(workers[:i]) for i in range(len(engines))]
+    world, backend = 1 + sum(workers), "nccl" if on_gpu else "gloo"
+    refs = [trainers.actors[0].join_sync_group.remote(host, port, world, timeout_s, backend)]
+    refs += [e.join_sync_group.remote(host, port, world, f, timeout_s, backend) for e, f in zip(engines, first)]
+    ray.get(refs, timeout=timeout_s + 30)
+
+
+def sync_weights(trainers, engines: list, rollout) -> dict:
+    """Rank 0's full weights (in-memory layout) to every rollout engine, over the sync group in buckets of
+    `rollout.sync_bucket_mb` (or, `sync_transport: ray`, as one list through the driver)."""
     import ray
 
     t0 = time.perf_counter()
-    named = trainers.call("named_tensors")[0]  # every rank joins (ZeRO-3 gathers collectively); rank 0's list
-    stats = ray.get([e.update_weights.remote(named) for e in engines], timeout=timeout)
-    nbytes = sum(t.numel() * t.element_size() for _, t in named)
-    return {"sync_seconds": time.perf_counter() - t0, "sync_bytes": nbytes,
+    if rollout.sync_transport == "ray":
+        named = trainers.call("named_tensors")[0]  # every rank joins (ZeRO-3 gathers collectively); rank 0's list
+        stats = ray.get([e.update_weights.remote(named) for e in engines], timeout=rollout.sync_timeout_s)
+        sent = {"bytes": sum(t.numel() * t.element_size() for _, t in named), "rss_extra_mb": 0.0}
+    else:  # the engines wait for the broadcast while every trainer rank gathers and rank 0 sends
+        refs = [e.receive_weights.remote(rollout.sync_timeout_s) for e in engines]
+        sent = trainers.call("send_weights", rollout.sync_bucket_mb, timeout=rollout.sync_timeout_s + 30)[0]
+        stats = ray.get(refs, timeout=rollout.sync_timeout_s + 30)
+    return {"sync_seconds": time.perf_counter() - t0, "sync_bytes": sent["bytes"],
             "sync_engine_seconds": max(float(s.get("seconds", 0.0)) for s in stats),
+            "memory/sync_trainer_extra_mb": sent["rss_extra_mb"],
+            "memory/sync_rollout_extra_mb": max(float(s.get("rss_extra_mb", 0.0)) for s in stats),
             "memory/rollout_peak_mb": max(float(s.get("rss_peak_mb", 0.0)) for s in stats)}
 
 

@@ -158,3 +158,106 @@ def test_bad_updates_raise_clear_errors_and_a_full_sync_recovers(engine, models,
         engine.update_weights([(k, v) for k, v in sd.items() if k != "lm_head.weight"])
     engine.update_weights(sd.items())
     assert max_gap(engine.score(*fixed), refs[0]) < 1e-3
+
+
+# ---------------------------------------------------------------------- the sync group (engine.sync_group)
+def _in_thread(fn, *args):
+    """Run fn(*args) in a thread; the returned join() gives its result or raises its exception."""
+    import threading
+
+    box = {}
+
+    def run():
+        try:
+            box["out"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["exc"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+
+    def join(timeout=60):
+        t.join(timeout)
+        assert not t.is_alive(), "the other end of the sync group never finished"
+        if "exc" in box:
+            raise box["exc"]
+        return box.get("out")
+    return join
+
+
+@pytest.fixture(scope="module")
+def sender(engine):
+    """Rank 0 of a sync group the engine's worker joins as rank 1 (the trainer's side, in a thread)."""
+    from engine.cluster import free_port
+    from engine.sync_group import SyncGroup
+
+    port = free_port()
+    join = _in_thread(SyncGroup, "127.0.0.1", port, 2, 0, 20.0)
+    assert engine.join_sync_group("127.0.0.1", port, 2, 1, 20.0) == [1]
+    return join()
+
+
+def test_the_sync_group_carries_buckets_exactly():
+    from engine.sync_group import pack, unpack
+
+    g = torch.Generator().manual_seed(0)
+    bucket = [("a", torch.randn(3, 5, generator=g)), ("b", torch.randn(7, generator=g).to(torch.bfloat16)),
+              ("c", torch.arange(6).reshape(2, 3)), ("d", torch.randn(4, 6, generator=g).t()), ("e", torch.tensor(2.5))]
+    header, payload = pack(bucket)
+    got = unpack(header, payload.clone())
+    assert [n for n, _ in got] == list("abcde")
+    for (_, want), (_, have) in zip(bucket, got):
+        assert have.dtype == want.dtype and have.shape == want.shape and have.equal(want)
+    assert int(header[1]) % 64 == 0 and int(header[0]) % 64 == 0  # aligned: dtype views need it
+
+
+def test_the_engine_follows_weights_broadcast_over_the_sync_group(engine, sender, models, fixed, refs):
+    from engine.sync_group import send
+
+    a, b = models
+    engine.update_weights(a.state_dict().items())
+    assert max_gap(engine.score(*fixed), refs[1]) > 0.5  # negative control: the engine does not hold B yet
+    for model, ref in ((b, refs[1]), (a, refs[0]), (b, refs[1])):  # several syncs in a row, both ways
+        done = _in_thread(send, sender, iter_buckets(model.named_parameters(), 1 << 20))
+        stats = engine.receive_weights()
+        sent = done()
+        assert sent["bytes"] == stats["bytes"] == sum(p.numel() * 4 for p in model.parameters())
+        assert sent["buckets"] >= 8 and stats["moe_layers_repacked"] == 4
+        assert max_gap(engine.score(*fixed), ref) < 1e-3, "vLLM does not follow the weights of the sync group"
+
+
+def test_a_refused_tensor_over_the_group_is_named_and_rank_0_is_not_left_waiting(engine, sender, models, fixed, refs):
+    from engine.sync_group import send
+
+    a, b = models
+    sd = dict(b.state_dict())
+    bad = {**sd, "model.layers.2.self_attn.kv_b_proj.weight": sd["model.layers.2.self_attn.kv_b_proj.weight"][:-1]}
+    done = _in_thread(send, sender, iter_buckets(bad.items(), 1 << 20))
+    with pytest.raises(WeightSyncError, match=r"kv_b_proj.weight.*expected shape \(256, 512\)"):
+        engine.receive_weights()
+    assert done()["bytes"] > 0  # the sender finished: the engine took the rest of the stream
+    done = _in_thread(send, sender, iter_buckets(a.named_parameters(), 1 << 20))
+    engine.receive_weights()
+    done()
+    assert max_gap(engine.score(*fixed), refs[0]) < 1e-3
+
+
+def test_a_member_that_stops_fails_the_sync_within_its_timeout():
+    """Both ends of a two-member group time out with a message naming the stage and the group rank."""
+    import time
+
+    from engine.cluster import free_port
+    from engine.sync_group import SyncGroup, SyncTimeout, receive, send
+
+    port = free_port()
+    other = _in_thread(SyncGroup, "127.0.0.1", port, 2, 1, 2.0)
+    rank0 = SyncGroup("127.0.0.1", port, 2, 0, 2.0)
+    rank1 = other()
+    t0 = time.perf_counter()
+    with pytest.raises(SyncTimeout, match=r"bucket 0 header did not complete within 2 s \(group rank 0 of 2"):
+        send(rank0, [[("x", torch.zeros(1000))]])  # nobody receives
+    assert time.perf_counter() - t0 < 10
+    with pytest.raises(SyncTimeout, match="group rank 1 of 2"):
+        list(receive(rank1))  # rank 0 has given up
+    with pytest.raises(SyncTimeout, match=r"did not form within 2 s at rank 0.*rollout.sync_timeout_s"):
+        SyncGroup("127.0.0.1", free_port(), 2, 0, 2.0)  # the second member never comes
