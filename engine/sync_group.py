@@ -90,15 +90,20 @@ def _first_line(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------- the wire
-def pack(bucket: list[Named], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """A bucket -> (header int64[2], payload uint8[meta + data]); the tensors are copied into the payload."""
+def pack(bucket: list[Named], device: torch.device | str = "cpu", out: torch.Tensor | None = None
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bucket -> (header int64[2], payload uint8[meta + data]); the tensors are copied into the payload.
+    `out`: a buffer to pack into when it is large enough (the sender reuses one: no fresh pages per bucket)."""
     meta, offset = [], 0
     for name, t in bucket:
         meta.append([name, str(t.dtype).removeprefix("torch."), list(t.shape), offset])
         offset += -(-t.numel() * t.element_size() // ALIGN) * ALIGN
     head = json.dumps(meta).encode()
     start = -(-len(head) // ALIGN) * ALIGN
-    payload = torch.zeros(start + offset, dtype=torch.uint8, device=device)
+    if out is None or out.numel() < start + offset or out.device != torch.device(device):
+        out = torch.empty(start + offset, dtype=torch.uint8, device=device)
+    payload = out[: start + offset]
+    payload[:start] = 0  # the JSON is read up to its padding
     payload[: len(head)] = torch.frombuffer(bytearray(head), dtype=torch.uint8)
     for (_, t), (_, _, _, off) in zip(bucket, meta):
         n = t.numel() * t.element_size()
@@ -128,9 +133,10 @@ def _numel(shape) -> int:
 # ---------------------------------------------------------------------- both ends
 def send(group: SyncGroup, buckets: Iterable[list[Named]]) -> dict:
     """Rank 0: broadcast every bucket, then the end marker; returns {'seconds', 'bytes', 'buckets'}."""
-    t0, sent, count = time.perf_counter(), 0, 0
+    t0, sent, count, buf = time.perf_counter(), 0, 0, None
     for bucket in buckets:
-        header, payload = pack(bucket, group.device)
+        header, payload = pack(bucket, group.device, buf)
+        buf = payload if buf is None or payload.numel() > buf.numel() else buf
         group.broadcast(header, f"bucket {count} header")
         group.broadcast(payload, f"bucket {count} ({len(bucket)} tensors, {payload.numel() / 1e6:.1f} MB)")
         sent += int(header[1])
@@ -140,17 +146,48 @@ def send(group: SyncGroup, buckets: Iterable[list[Named]]) -> dict:
 
 
 def receive(group: SyncGroup) -> Iterator[Named]:
-    """Ranks >= 1: (name, tensor) pairs, bucket by bucket, until rank 0's end marker."""
-    count = 0
-    while True:
-        header = torch.zeros(2, dtype=torch.int64)
-        group.broadcast(header, f"bucket {count} header")
-        if tuple(header.tolist()) == END:
-            return
-        payload = torch.empty(int(header.sum()), dtype=torch.uint8, device=group.device)
-        group.broadcast(payload, f"bucket {count} ({payload.numel() / 1e6:.1f} MB)")
-        yield from unpack(header, payload)
-        count += 1
+    """Ranks >= 1: (name, tensor) pairs, bucket by bucket, until rank 0's end marker.
+
+    A thread receives bucket k + 1 while the caller (vLLM's loader) consumes bucket k, and no further:
+    transfer and loading overlap, and at most two buckets are held. Iterate it to the end (the reader
+    thread would otherwise take the next sync's first bucket).
+    """
+    import queue
+    import threading
+
+    ready, taken = queue.Queue(maxsize=1), threading.Semaphore(0)
+
+    def reader() -> None:
+        count = 0
+        try:
+            while True:
+                header = torch.zeros(2, dtype=torch.int64)
+                group.broadcast(header, f"bucket {count} header")
+                if tuple(header.tolist()) == END:
+                    ready.put(None)
+                    return
+                payload = torch.empty(int(header.sum()), dtype=torch.uint8, device=group.device)
+                group.broadcast(payload, f"bucket {count} ({payload.numel() / 1e6:.1f} MB)")
+                ready.put((header, payload))
+                taken.acquire()  # the caller has started on it: receive the next one meanwhile
+                count += 1
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            ready.put(exc)
+
+    thread = threading.Thread(target=reader, name="align-sync-receive", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            taken.release()
+            yield from unpack(*item)
+            del item
+    finally:
+        taken.release()  # never leave the reader blocked; a caller must still drain the stream (receive_worker)
 
 
 def send_plain(group: SyncGroup, nbytes: int, bucket_bytes: int) -> float:

@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -199,8 +200,9 @@ def load_worker(worker, pairs: Iterable[Named], expected: dict[str, tuple[int, .
     incomplete sync. `cpu_workarounds`: re-prepack the CPU fused-MoE layers and rebuild the GEMM handles of
     shared-weight layers (module docstring). Returns {'tensors', 'bytes', 'checkpoint_tensors', ...}.
     """
-    fused, seen, count, errors = {}, set(), [0, 0], []
+    fused, seen, count, errors = {}, set(), [0, 0, 0.0], []
     stream = _stop_on_error(validated(checkpoint_items(_watch(pairs, fused, count), config), expected, seen), errors)
+    t0 = time.perf_counter()
     try:
         with _quiet_reload_logs():
             worker.reload_weights(weights_iterator=stream)
@@ -213,19 +215,25 @@ def load_worker(worker, pairs: Iterable[Named], expected: dict[str, tuple[int, .
     if lost := missing(expected, seen):
         raise WeightSyncError(f"partial weight update: {len(lost)} checkpoint tensors were not sent "
                               f"(e.g. {lost[:3]}); the engine holds a mix of old and new weights, sync again")
+    t1 = time.perf_counter()
     repacked = cpu_moe_repack_worker(worker, fused) if cpu_workarounds else 0
     relinked = cpu_relink_linears_worker(worker) if cpu_workarounds else 0
     return {"tensors": count[0], "bytes": count[1], "checkpoint_tensors": len(seen), "moe_layers_repacked": repacked,
-            "linears_relinked": relinked}
+            "linears_relinked": relinked, "reload_seconds": t1 - t0, "workaround_seconds": time.perf_counter() - t1,
+            "stream_wait_seconds": count[2]}
 
 
 def _watch(pairs, fused: dict, count: list):
-    """Pass in-memory pairs through, keeping references to fused expert tensors and counting tensors/bytes."""
+    """Pass in-memory pairs through, keeping references to fused expert tensors and counting tensors, bytes and
+    the seconds spent waiting for the next pair (count[0:3])."""
+    pairs, t0 = iter(pairs), time.perf_counter()
     for name, tensor in pairs:
+        count[2] += time.perf_counter() - t0
         count[0] += 1
         count[1] += tensor.numel() * tensor.element_size()
         fused_moe_tensors([(name, tensor)], out=fused)
         yield name, tensor
+        t0 = time.perf_counter()
 
 
 def _stop_on_error(items, errors: list):

@@ -263,11 +263,11 @@ def open_sync_group(trainers, engines: list, timeout_s: float, on_gpu: bool) -> 
     """Trainer rank 0 and every vLLM worker form the weight-sync group (engine.sync_group), at rank 0's node."""
     import ray
 
-    host, port = trainers.call_rank0("sync_address")
+    host, port = trainers.group.call_rank0("sync_address")
     workers = [info["workers"] for info in ray.get([e.info.remote() for e in engines])]
     first = [1 + sum(workers[:i]) for i in range(len(engines))]
     world, backend = 1 + sum(workers), "nccl" if on_gpu else "gloo"
-    refs = [trainers.actors[0].join_sync_group.remote(host, port, world, timeout_s, backend)]
+    refs = [trainers.group.actors[0].join_sync_group.remote(host, port, world, timeout_s, backend)]
     refs += [e.join_sync_group.remote(host, port, world, f, timeout_s, backend) for e, f in zip(engines, first)]
     ray.get(refs, timeout=timeout_s + 30)
 
