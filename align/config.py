@@ -70,6 +70,8 @@ class TrainerConfig:
     zero_stage: Literal[0, 1, 2, 3] = 2
     deepspeed_config: Optional[str] = None  # a JSON fragment merged under the generated config
     threads_per_worker: int = 1
+    # Ray placement-group strategy for the ranks: PACK (fewest nodes), SPREAD, STRICT_PACK, STRICT_SPREAD (one per node)
+    placement: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
 
 @dataclass(frozen=True)

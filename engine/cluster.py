@@ -32,14 +32,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class PlacementError(RuntimeError):
+    """The cluster cannot place a worker group."""
+
+
 class WorkerGroup:
-    """N actors of one class, addressed together."""
+    """N actors of one class, addressed together, placed by a Ray placement group of N bundles.
 
-    def __init__(self, actor_cls, n: int, num_cpus: float, num_gpus: float, make_args) -> None:
+    `strategy` is Ray's: PACK (as few nodes as possible, the default), SPREAD (over as many as possible),
+    STRICT_PACK (one node), STRICT_SPREAD (one per node). The group waits `place_timeout_s` for the cluster to
+    have room and then fails, naming what it asked for, instead of waiting forever.
+    """
+
+    def __init__(self, actor_cls, n: int, num_cpus: float, num_gpus: float, make_args, strategy: str = "PACK",
+                 place_timeout_s: float = 120.0) -> None:
         import ray
+        from ray.util.placement_group import placement_group
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-        remote = ray.remote(actor_cls).options(num_cpus=num_cpus, num_gpus=num_gpus)
-        self.actors = [remote.remote(*make_args(rank)) for rank in range(n)]
+        bundle = {k: v for k, v in (("CPU", num_cpus), ("GPU", num_gpus)) if v}
+        self.pg = placement_group([bundle or {"CPU": 0.001}] * n, strategy=strategy)
+        ready, _ = ray.wait([self.pg.ready()], timeout=place_timeout_s)
+        if not ready:
+            ray.util.remove_placement_group(self.pg)
+            raise PlacementError(f"Ray could not place {n} x {actor_cls.__name__} ({bundle}, strategy {strategy}) "
+                                 f"within {place_timeout_s:g} s; the cluster has {ray.available_resources()} free. "
+                                 f"Lower trainer.num_workers / cpus_per_worker / gpus_per_worker, choose another "
+                                 f"trainer.placement, or add nodes")
+        self.actors = [ray.remote(actor_cls).options(
+            num_cpus=num_cpus, num_gpus=num_gpus,
+            scheduling_strategy=PlacementGroupSchedulingStrategy(self.pg, placement_group_bundle_index=rank),
+        ).remote(*make_args(rank)) for rank in range(n)]
 
     def __len__(self) -> int:
         return len(self.actors)
@@ -61,3 +84,22 @@ class WorkerGroup:
 
         for a in self.actors:
             ray.kill(a)
+        ray.util.remove_placement_group(self.pg)
+
+
+def dead_actors(named: Sequence[tuple[str, Any]], timeout_s: float = 10.0) -> list[str]:
+    """The names of the actors in `named` [(name, handle)] that are dead (Ray says so) or do not answer a
+    ping within `timeout_s` (said as "<name> (not responding)")."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayActorError
+
+    pings = [(name, h.__ray_ready__.remote()) for name, h in named]
+    out = []
+    for name, ref in pings:
+        try:
+            ray.get(ref, timeout=timeout_s)
+        except RayActorError:
+            out.append(name)
+        except GetTimeoutError:
+            out.append(f"{name} (not responding)")
+    return out

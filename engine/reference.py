@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from engine import device
+from engine.offload import FrozenModelSwap
 
 
-class ReferenceWorker:
+class ReferenceWorker(FrozenModelSwap):
     def __init__(self, model_path: str, dtype: str = "float32", threads: int = 1) -> None:
         import torch
         import transformers
@@ -17,6 +18,7 @@ class ReferenceWorker:
     def logprobs(self, micro_batches: list[dict], temperature: float = 1.0, chunk_tokens: int = 1024) -> list:
         """[B, T-1] log-probs under each micro-batch's loss_mask, from logits / temperature
         (see engine.objectives.sequence_logprobs)."""
+        self._resident("logprobs")
         import torch
 
         from engine.objectives import sequence_logprobs
@@ -30,15 +32,3 @@ class ReferenceWorker:
                     out.append(sequence_logprobs(self.model, {k: v.to(dev) for k, v in mb.items()}, temperature,
                                                  chunk_tokens).cpu())
         return out
-
-    def offload(self) -> dict:
-        if not device.has_cuda():
-            return {"noop": True, "reason": "cpu"}
-        self.model.to("cpu")
-        return {"bytes_after": device.memory_allocated()}
-
-    def reload(self) -> dict:
-        if not device.has_cuda():
-            return {"noop": True, "reason": "cpu"}
-        self.model.to(device.torch_device())
-        return {"bytes_after": device.memory_allocated()}

@@ -9,9 +9,10 @@ models and rule-based rewards through one guarded path.
 from __future__ import annotations
 
 from engine import device
+from engine.offload import FrozenModelSwap
 
 
-class RewardModelServer:
+class RewardModelServer(FrozenModelSwap):
     def __init__(self, model_path: str, dtype: str = "float32", threads: int = 1, max_length: int = 512,
                  batch_size: int = 16) -> None:
         import torch
@@ -31,6 +32,7 @@ class RewardModelServer:
     def score(self, prompts: list, completions: list) -> list[float]:
         """One float per (prompt, completion); prompts are strings or conversations,
         completions strings or assistant turns (TRL's conversational format)."""
+        self._resident("score")
         import torch
 
         from align.data.chat import Encoded

@@ -1,18 +1,29 @@
-"""The swap scheduler: which side of the hybrid engine holds the accelerator.
+"""The swap scheduler: which parts of the hybrid engine hold the accelerator, phase by phase.
 
 Placements:
 - `split`: rollout engines and trainers on disjoint resources; nothing moves.
-- `colocated`: they share accelerators. Before generation the trainers offload
-  parameters and optimizer states to CPU memory, then the rollout engine wakes its
-  weights, receives the new weights, and only then wakes its KV cache; before
-  training the rollout engine sleeps (level 1: weights to CPU, KV cache dropped)
-  and the trainers reload. The reference model is offloaded whenever it is idle.
+- `colocated`: they share accelerators, and each phase of a GRPO step keeps resident only what it uses:
 
-On CPU the moves are no-ops (vLLM refuses sleep mode there and DeepSpeed has
-nothing to offload to), but the same state machine runs, every transition is
-logged with its duration, and the invariants below are checked on every move:
-in colocated mode the two sides are never resident at once, and rollout weights
-are resident before its KV cache.
+    phase            resident                          (what runs)
+    sync             trainer + rollout weights         rank 0 sends its weights into the engine's weights
+    generate         rollout weights + KV cache        vLLM samples (and scores, for the sync check)
+    reward_models    reward-model servers              stage-2 reward models score the samples
+    reference        the KL reference                  its log-probs
+    train            trainer                           old log-probs, the updates
+
+  Entering a phase first drops what the phase does not use (vLLM sleeps: weights to host memory, KV cache
+  dropped; the trainer, the reference and the reward models offload), then brings in what it needs, weights
+  before the KV cache. So in a step: the trainer syncs, then offloads; the engine's weights wake before the
+  sync and its KV cache after it; the engine sleeps, then the trainer reloads (as verl's and OpenRLHF's hybrid
+  engines order it). Sides that do not exist (no reference actor under LoRA, no reward models in stage 1) are
+  left out.
+
+Invariants, checked on every move: the trainer is never resident with the rollout KV cache; the reference and
+the reward models are never resident beside anything else; the KV cache never without the weights.
+
+On CPU, vLLM has no sleep mode (its moves are logged no-ops), but the trainer's, the reference's and the
+reward models' offloads are real (engine.offload.Spill: their storage is freed), and a read of an offloaded
+side is refused: a wrong order fails the run.
 """
 from __future__ import annotations
 
@@ -22,6 +33,15 @@ from typing import Callable
 
 Action = Callable[[], object]
 
+PHASES = {
+    "sync": {"trainer", "rollout_weights"},
+    "generate": {"rollout_weights", "rollout_kv"},
+    "reward_models": {"reward_models"},
+    "reference": {"reference"},
+    "train": {"trainer"},
+}
+ADD_ORDER = ("trainer", "rollout_weights", "rollout_kv", "reference", "reward_models")
+
 
 class ScheduleError(RuntimeError):
     """A transition would break the colocated residency invariants."""
@@ -29,70 +49,77 @@ class ScheduleError(RuntimeError):
 
 @dataclass
 class Sides:
-    """The moves the scheduler can make; each is a zero-argument callable."""
+    """The moves the scheduler can make; each is a zero-argument callable (None: that side does not exist)."""
     offload_trainer: Action
     reload_trainer: Action
-    sleep_rollout: Action
+    sleep_rollout: Action  # weights to host memory and KV cache dropped, together (vLLM sleep level 1)
     wake_rollout_weights: Action
     wake_rollout_kv: Action
     offload_reference: Action | None = None
     reload_reference: Action | None = None
+    offload_reward_models: Action | None = None
+    reload_reward_models: Action | None = None
 
 
 @dataclass
 class SwapScheduler:
     placement: str
     sides: Sides
-    resident: set = field(default_factory=lambda: {"trainer", "rollout_weights", "rollout_kv", "reference"})
+    resident: set = field(default_factory=set)
     events: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.placement not in ("split", "colocated"):
             raise ValueError(f"placement must be `split` or `colocated`, got {self.placement!r}")
-        if self.sides.offload_reference is None and self.sides.reload_reference is None:
-            self.resident.discard("reference")  # no reference of its own (LoRA: the trainer, adapters disabled)
+        s = self.sides
+        self.present = {"trainer", "rollout_weights", "rollout_kv"}
+        self.present |= {side for side, move in (("reference", s.offload_reference),
+                                                 ("reward_models", s.offload_reward_models)) if move is not None}
+        self.resident = set(self.present)  # everything is resident after creation
 
     # ------------------------------------------------------------------ phases
     def start(self) -> None:
-        """Everything is resident after creation; in colocated mode leave only the trainer.
-        The invariants hold from the end of `start` on."""
+        """Colocated: leave only what the first phase (the start's weight sync) needs. Unchecked: the invariants
+        hold from the end of `start` on."""
         if self.placement == "colocated":
-            self._offload_reference(check=False)
-            self._move("sleep_rollout", self.sides.sleep_rollout, drop={"rollout_weights", "rollout_kv"}, check=False)
+            self._enter("sync", check=False)
 
     def before_weight_sync(self) -> None:
-        """Trainer off the device, rollout weights on (KV cache still asleep)."""
-        if self.placement == "colocated":
-            self._offload_reference()
-            self._move("offload_trainer", self.sides.offload_trainer, drop={"trainer"})
-            self._move("wake_rollout_weights", self.sides.wake_rollout_weights, add={"rollout_weights"})
+        self._enter("sync")
 
     def before_generate(self) -> None:
-        if self.placement == "colocated":
-            if "rollout_weights" not in self.resident:
-                self.before_weight_sync()
-            self._move("wake_rollout_kv", self.sides.wake_rollout_kv, add={"rollout_kv"})
+        self._enter("generate")
+
+    def before_reward_models(self) -> None:
+        if "reward_models" in self.present:
+            self._enter("reward_models")
 
     def before_reference(self) -> None:
-        if self.placement == "colocated":
-            self._sleep_rollout()
-            if self.sides.reload_reference:
-                self._move("reload_reference", self.sides.reload_reference, add={"reference"})
+        self._enter("reference")
 
     def before_train(self) -> None:
-        if self.placement == "colocated":
-            self._sleep_rollout()
-            self._offload_reference()
-            self._move("reload_trainer", self.sides.reload_trainer, add={"trainer"})
+        self._enter("train")
 
-    # ------------------------------------------------------------------ internals
-    def _sleep_rollout(self) -> None:
-        if self.resident & {"rollout_weights", "rollout_kv"}:
-            self._move("sleep_rollout", self.sides.sleep_rollout, drop={"rollout_weights", "rollout_kv"})
-
-    def _offload_reference(self, check: bool = True) -> None:
-        if self.sides.offload_reference and "reference" in self.resident:
-            self._move("offload_reference", self.sides.offload_reference, drop={"reference"}, check=check)
+    # ------------------------------------------------------------------ moves
+    def _enter(self, phase: str, check: bool = True) -> None:
+        if self.placement != "colocated":
+            return
+        want = PHASES[phase] & self.present
+        s = self.sides
+        if self.resident & {"rollout_weights", "rollout_kv"} - want:  # vLLM drops both at once
+            self._move("sleep_rollout", s.sleep_rollout, drop={"rollout_weights", "rollout_kv"}, check=check)
+        for side, action in (("trainer", s.offload_trainer), ("reference", s.offload_reference),
+                             ("reward_models", s.offload_reward_models)):
+            if side in self.resident - want:
+                self._move(f"offload_{side}", action, drop={side}, check=check)
+        adds = {"trainer": ("reload_trainer", s.reload_trainer),
+                "rollout_weights": ("wake_rollout_weights", s.wake_rollout_weights),
+                "rollout_kv": ("wake_rollout_kv", s.wake_rollout_kv),
+                "reference": ("reload_reference", s.reload_reference),
+                "reward_models": ("reload_reward_models", s.reload_reward_models)}
+        for side in ADD_ORDER:
+            if side in want - self.resident:
+                self._move(*adds[side], add={side})
 
     def _move(self, name: str, action: Action, add: set = frozenset(), drop: set = frozenset(), check: bool = True) -> None:
         after = (self.resident - set(drop)) | set(add)
@@ -105,10 +132,11 @@ class SwapScheduler:
                             "resident": sorted(after), "detail": detail})
 
     def _check(self, name: str, after: set) -> None:
-        rollout = after & {"rollout_weights", "rollout_kv"}
-        if "trainer" in after and rollout:
-            raise ScheduleError(f"`{name}` would leave trainer and rollout ({sorted(rollout)}) resident together")
-        if "reference" in after and (rollout or "trainer" in after):
-            raise ScheduleError(f"`{name}` would leave the reference model resident beside another side")
+        if "trainer" in after and "rollout_kv" in after:
+            raise ScheduleError(f"`{name}` would leave the trainer and the rollout KV cache resident together")
+        for alone in ("reference", "reward_models"):
+            if alone in after and len(after) > 1:
+                raise ScheduleError(f"`{name}` would leave the {alone.replace('_', ' ')} resident beside "
+                                    f"{sorted(after - {alone})}")
         if "rollout_kv" in after and "rollout_weights" not in after:
             raise ScheduleError(f"`{name}` would wake the rollout KV cache before its weights")

@@ -55,14 +55,25 @@ MODEL_KINDS = {"causal_lm": _causal_lm, "reward_model": _reward_model}
 
 
 class TrainWorker:
-    def __init__(self, rank: int, world_size: int, master_addr: str, master_port: int, threads: int = 1) -> None:
+    def __init__(self, rank: int, world_size: int, master_addr: str | None = None, master_port: int | None = None,
+                 threads: int = 1) -> None:
+        """The rendezvous (`master_addr`, `master_port`) may come later, through `set_rendezvous`: the group
+        learns rank 0's node address only once rank 0 is placed (WorkerGroup, several nodes)."""
         os.environ.update(device.accelerator_env())
-        os.environ.update({"MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), "RANK": str(rank),
-                           "WORLD_SIZE": str(world_size), "LOCAL_RANK": "0" if not device.has_cuda() else str(rank)})
+        # LOCAL_RANK 0 on every node: Ray hands each worker its own GPU through CUDA_VISIBLE_DEVICES, in which that
+        # GPU is device 0 (the global rank would name a device the worker cannot see)
+        os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world_size), "LOCAL_RANK": "0"})
+        self.rank, self.world_size = rank, world_size
+        if master_addr is not None:
+            self.set_rendezvous(master_addr, master_port)
         device.set_threads(threads)
         _quiet()
-        self.rank, self.world_size = rank, world_size
-        self.engine, self.lora = None, False
+        self.engine, self.lora, self.offloaded, self.spill = None, False, False, None
+
+    def set_rendezvous(self, master_addr: str, master_port: int) -> dict:
+        """torch.distributed's rendezvous: rank 0's node IP and a port free there. Returns where this worker runs."""
+        os.environ.update({"MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port)})
+        return {"rank": self.rank, "node": _node_id()}
 
     # ------------------------------------------------------------------ setup
     def setup(self, model_path: str, ds_config: dict, seed: int, dtype: str = "float32", model_kind: str = "causal_lm",
@@ -91,6 +102,7 @@ class TrainWorker:
     # ------------------------------------------------------------------ steps
     def train_step(self, micro_batches: list[dict], lr: float, objective: str, **kwargs: Any) -> dict:
         """One optimizer step over this rank's micro-batches (gradient accumulation)."""
+        self._resident("train_step")
         from engine.objectives import get_objective
 
         from align.algos.rollout_correction import merge_stats
@@ -113,6 +125,7 @@ class TrainWorker:
         return totals
 
     def eval_step(self, micro_batches: list[dict], objective: str, **kwargs: Any) -> dict:
+        self._resident("eval_step")
         import torch
 
         from engine.objectives import get_objective
@@ -137,6 +150,7 @@ class TrainWorker:
         without the replay), to measure what the replay changes. `adapters=False` (LoRA): the base model with
         the adapters disabled, i.e. the starting model, which serves as the KL reference without a second copy.
         """
+        self._resident("logprobs")
         import torch
 
         from engine.objectives import sequence_logprobs
@@ -160,6 +174,7 @@ class TrainWorker:
 
     def rewards(self, micro_batches: list[dict]) -> list:
         """Reward-model scores of each micro-batch's sequences: list of [B] tensors."""
+        self._resident("rewards")
         import torch
 
         from engine.objectives import reward_scores
@@ -170,22 +185,46 @@ class TrainWorker:
 
     # ------------------------------------------------------------------ swap (colocated placement)
     def offload(self) -> dict:
-        """Move parameters and optimizer states to CPU memory (no-op on CPU)."""
-        return _swap(self.engine, "offload_states")
+        """Free the accelerator: parameters, gradients and optimizer states to host memory (DeepSpeed's
+        `offload_states`), or on CPU spilled to a file (engine.offload.Spill). Until `reload`, every call that
+        reads them is refused."""
+        if self.offloaded:
+            raise RuntimeError("TrainWorker.offload: the states are offloaded already (the swap order is wrong)")
+        self.offloaded = True
+        if device.has_cuda():
+            return _swap(self.engine, "offload_states")
+        from engine.offload import Spill, tensors_of
+
+        if self.spill is None:
+            self.spill = Spill(tensors_of(self.engine.module, self.engine.optimizer))
+        rss = device.rss_mb()
+        out = self.spill.offload()
+        return {**out, "rss_freed_mb": rss - device.rss_mb()}
 
     def reload(self) -> dict:
-        return _swap(self.engine, "reload_states")
+        if not self.offloaded:
+            raise RuntimeError("TrainWorker.reload: the states are not offloaded (the swap order is wrong)")
+        self.offloaded = False
+        return _swap(self.engine, "reload_states") if device.has_cuda() else self.spill.reload()
+
+    def _resident(self, what: str) -> None:
+        if self.offloaded:
+            raise RuntimeError(f"TrainWorker.{what}: the parameters and optimizer states are offloaded (colocated "
+                               f"swap); the scheduler must reload the trainer first. This is a wrong swap order.")
 
     # ------------------------------------------------------------------ state
     def save_checkpoint(self, folder: str, tag: str, client_state: dict) -> None:
+        self._resident("save_checkpoint")
         self.engine.save_checkpoint(folder, tag=tag, client_state=client_state)
 
     def load_checkpoint(self, folder: str, tag: str) -> dict:
+        self._resident("load_checkpoint")
         _, client_state = self.engine.load_checkpoint(folder, tag=tag)
         return client_state
 
     def save_hf(self, folder: str, tokenizer_src: str) -> None:
         """Write a standard HF folder (rank 0; all ranks join the ZeRO-3 gather)."""
+        self._resident("save_hf")
         import deepspeed
         import transformers
 
@@ -214,6 +253,7 @@ class TrainWorker:
         partitioned and gathered collectively, one bucket at a time (a LoRA model at once, since merging needs
         base and adapters together), so no rank holds more than a bucket of gathered weights beyond its
         partition. A bucket's tensors are valid until the next one is asked for."""
+        self._resident("weight_buckets")
         import deepspeed
 
         module, bucket_bytes = self.engine.module, int(bucket_mb * 2**20)
@@ -241,11 +281,12 @@ class TrainWorker:
         """All of `weight_buckets` as CPU copies (rank 0; [] elsewhere; call it on every rank): the weights
         through Ray (RolloutEngine.update_weights). Copies, since ZeRO keeps parameters as views of flat
         buffers (pickling a view ships the whole buffer) and frees gathered storage."""
+        self._resident("named_tensors")
         return [(n, t.to("cpu", copy=True)) for bucket in self.weight_buckets(bucket_mb) for n, t in bucket]
 
     # ------------------------------------------------------------------ the sync group (engine.sync_group)
-    def sync_address(self) -> tuple[str, int]:
-        """This worker's node IP and a free port there: where rank 0 hosts the weight-sync group."""
+    def free_address(self) -> tuple[str, int]:
+        """This worker's node IP and a port free there: where rank 0 hosts the rendezvous and the weight-sync group."""
         import ray
 
         from engine.cluster import free_port
@@ -263,6 +304,7 @@ class TrainWorker:
     def send_weights(self, bucket_mb: float = 256.0) -> dict:
         """Broadcast the weights over the sync group, bucket by bucket (every rank calls it: ZeRO-3 gathers
         collectively; rank 0 sends). Rank 0 returns {'seconds', 'bytes', 'buckets', 'rss_extra_mb'}."""
+        self._resident("send_weights")
         from engine import sync_group
 
         with device.RssWatch() as rss:
@@ -282,7 +324,14 @@ class TrainWorker:
 
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""
+        self._resident("parameter_fingerprint")
         return {n: float(p.detach().abs().sum()) for n, p in self.engine.module.named_parameters()}
+
+
+def _node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
 
 
 def freeze_routers(model) -> list[str]:

@@ -83,7 +83,7 @@ def main() -> None:
     trainer = ray.remote(BenchTrainer).options(num_cpus=1).remote(0, 1, "127.0.0.1", free_port(), 1)
     engine = ray.remote(BenchEngine).options(num_cpus=1).remote(path, kv_cache_gib=1, max_model_len=512)
     ray.get([trainer.setup.remote(path, ds, 0), engine.info.remote()])
-    host, port = ray.get(trainer.sync_address.remote())
+    host, port = ray.get(trainer.free_address.remote())
     ray.get([trainer.join_sync_group.remote(host, port, 2, 300.0), engine.join_sync_group.remote(host, port, 2, 1, 300.0)])
     bucket = int(a.bucket_mb * 2**20)
 

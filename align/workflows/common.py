@@ -78,14 +78,17 @@ class Trainers:
 
 def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None,
                    model_kind: str = "causal_lm", freeze_router: bool = False) -> Trainers:
-    from engine.cluster import WorkerGroup, free_port, start_ray
+    from engine.cluster import WorkerGroup, start_ray
     from engine.trainer import TrainWorker
 
     start_ray(cfg.cluster.address, cfg.cluster.num_cpus)
-    t, port = cfg.trainer, free_port()
+    t = cfg.trainer
     micro = micro or cfg.sft.micro_batch_size
     group = WorkerGroup(TrainWorker, t.num_workers, t.cpus_per_worker, t.gpus_per_worker,
-                        lambda r: (r, t.num_workers, "127.0.0.1", port, t.threads_per_worker))
+                        lambda r: (r, t.num_workers, None, None, t.threads_per_worker), strategy=t.placement)
+    addr, port = group.call_rank0("free_address")  # the rendezvous is on rank 0's node
+    nodes = {w["node"] for w in group.call("set_rendezvous", addr, port)}
+    print(f"[align] {t.num_workers} trainer rank(s) on {len(nodes)} node(s), rendezvous {addr}:{port}", flush=True)
     info = group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype,
                       model_kind, freeze_router, cfg.model.lora)
     if cfg.model.lora is not None:

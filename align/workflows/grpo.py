@@ -46,6 +46,7 @@ import torch
 from align.algos.grpo import group_advantages
 from align.algos.schedule import lr_at
 from align.config import ConfigError, sync_check_tol
+from align.errors import RunFailure
 from align.workflows import common, routing_log
 from align.workflows import grpo_parts as parts
 from align.workflows.grpo_eval import evaluate
@@ -170,12 +171,14 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     actors, rewards, log = start_actors(cfg, sc, policy_path, ref_path), StageRewards([]), None
     try:  # everything started is stopped, whatever fails
         rewards = build_rewards(cfg, sc, cfg.trainer.threads_per_worker)
+        start_scheduler(cfg, actors, rewards)
         start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
         log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
         if cfg.run.resume:
             routing_log.keep_until(out, start)
+        actors.scheduler.before_weight_sync()
         sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout)
-        diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, sync_check_tol(cfg))
+        diff = parts.check_sync(actors.trainers, actors.engines, actors.scheduler, tok, rows, sync_check_tol(cfg))
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
               f"{sync['sync_bytes'] / 1e6:.1f} MB in {sync['sync_seconds']:.2f}s)", flush=True)
 
@@ -189,10 +192,12 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
         if sc.grpo.steps % cfg.rollout.sync_every:
             actors.scheduler.before_weight_sync()
             parts.sync_weights(actors.trainers, actors.engines, cfg.rollout)
-        final_diff = parts.check_sync(actors.trainers, actors.engines[0], tok, rows, sync_check_tol(cfg))
+        final_diff = parts.check_sync(actors.trainers, actors.engines, actors.scheduler, tok, rows, sync_check_tol(cfg))
         after = evaluator("after")
         log.log(sc.grpo.steps, **{f"eval/{k}": v for k, v in after.items()})
         common.save_final(actors.trainers, out, policy_path)
+    except Exception as exc:
+        raise _actor_failure(actors, rewards, out, exc) or exc
     finally:
         if log is not None:
             log.close()
@@ -213,6 +218,26 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     return result
 
 
+def _actor_failure(actors: Actors, rewards, out: Path, exc: BaseException) -> RunFailure | None:
+    """When an actor has died (or stopped answering), the run stops naming it; the checkpoints are untouched, so
+    `run.resume=true` restarts every actor and continues from the last one. (Restarting the one actor in place
+    would need its peers' collective state rebuilt: the trainers' process group, the weight-sync group.)"""
+    from engine.cluster import dead_actors
+
+    named = [(f"trainer rank {i}", a) for i, a in enumerate(actors.trainers.group.actors)]
+    named += [(f"rollout engine {i}", e) for i, e in enumerate(actors.engines)]
+    named += [("the KL reference", actors.reference)] * (actors.reference is not None)
+    named += [(f"reward-model server {i}", a) for i, a in enumerate(rewards.servers)]
+    dead = dead_actors(named)
+    if not dead:
+        return None
+    tag = common.latest_checkpoint(out)
+    where = f"the last checkpoint, {out / 'checkpoints' / tag}, is intact" if tag else "no checkpoint was saved yet"
+    cause = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+    return RunFailure(f"{', '.join(dead)} died during stage {out.name[-1]} ({type(exc).__name__}: {cause}); "
+                      f"{where}. Rerun the same command with run.resume=true to continue from it.")
+
+
 def _before(out: Path, start: int, evaluate_now) -> dict:
     """The stage's starting evaluation, computed once (a resumed stage reads it back)."""
     path = out / "eval_before.json"
@@ -228,7 +253,6 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
 
     from engine.reference import ReferenceWorker
     from engine.rollout import RolloutEngine
-    from engine.scheduler import SwapScheduler
 
     g = sc.grpo
     batch = g.prompts_per_step * g.group_size
@@ -250,9 +274,14 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
     ray.get([e.info.remote() for e in engines])  # engines up before the first sync is timed
     if r.sync_transport == "group":
         parts.open_sync_group(trainers, engines, r.sync_timeout_s, on_gpu=r.gpus_per_engine > 0)
-    scheduler = SwapScheduler(r.placement, _sides(trainers, engines, reference))
-    scheduler.start()
-    return Actors(trainers, engines, reference, scheduler)
+    return Actors(trainers, engines, reference, None)
+
+
+def start_scheduler(cfg, actors: Actors, rewards) -> None:
+    """The swap scheduler over every side of the stage: trainers, rollout engines, reference, reward models."""
+
+    actors.scheduler = SwapScheduler(cfg.rollout.placement, _sides(actors, rewards.servers))
+    actors.scheduler.start()
 
 
 def lora_reference(cfg, policy_path: str, ref_path: str) -> bool:
@@ -261,19 +290,23 @@ def lora_reference(cfg, policy_path: str, ref_path: str) -> bool:
     return cfg.model.lora is not None and Path(policy_path).resolve() == Path(ref_path).resolve()
 
 
-def _sides(trainers, engines, reference):
+def _sides(actors: Actors, reward_servers: list):
     import ray
 
     from engine.scheduler import Sides
 
-    def every(method, *a, **kw):
-        return lambda: ray.get([getattr(e, method).remote(*a, **kw) for e in engines])
+    def every(group, method, *a, **kw):
+        return (lambda: ray.get([getattr(x, method).remote(*a, **kw) for x in group])) if group else None
 
-    return Sides(offload_trainer=lambda: trainers.call("offload"), reload_trainer=lambda: trainers.call("reload"),
-                 sleep_rollout=every("sleep", level=1), wake_rollout_weights=every("wake_up", tags=["weights"]),
-                 wake_rollout_kv=every("wake_up", tags=["kv_cache"]),
-                 offload_reference=reference and (lambda: ray.get(reference.offload.remote())),
-                 reload_reference=reference and (lambda: ray.get(reference.reload.remote())))
+    refs = [actors.reference] if actors.reference is not None else []
+    return Sides(offload_trainer=lambda: actors.trainers.call("offload"),
+                 reload_trainer=lambda: actors.trainers.call("reload"),
+                 sleep_rollout=every(actors.engines, "sleep", level=1),
+                 wake_rollout_weights=every(actors.engines, "wake_up", tags=["weights"]),
+                 wake_rollout_kv=every(actors.engines, "wake_up", tags=["kv_cache"]),
+                 offload_reference=every(refs, "offload"), reload_reference=every(refs, "reload"),
+                 offload_reward_models=every(reward_servers, "offload"),
+                 reload_reward_models=every(reward_servers, "reload"))
 
 
 def _as_sft_like(cfg, sc):
@@ -327,6 +360,7 @@ def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float)
     actors.scheduler.before_generate()
     samples, values, metrics = _rollouts(cfg, sc, actors, tok, pool, rewards, step)
     if g.routing_replay == "r3":  # the rollout engine's experts for every token, replayed in every trainer forward
+        actors.scheduler.before_generate()
         metrics["routing/rollout_routes_seconds"] = parts.attach_routes(actors.engines, samples)
         metrics["routing/rollout_routes_bytes"] = sum(s.routes.numel() * s.routes.element_size() for s in samples)
     per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id,
@@ -391,7 +425,9 @@ def _rollouts(cfg, sc, actors: Actors, tok, pool, rewards, step: int):
     kept, spare, drawn, metrics, gen_s = [], [], [], [], 0.0
     for draw in range(g.max_sampling_rounds if g.dynamic_sampling else 1):
         rows = parts.pick_prompts(*pool, n=want, seed=cfg.run.seed, step=step, draw=draw)
+        actors.scheduler.before_generate()
         samples, secs = parts.generate(actors.engines, tok, rows, G, g, cfg.run.seed * 100003 + step + 7919 * draw)
+        actors.scheduler.before_reward_models()
         values, m = parts.score(samples, rewards.fns, g.max_reward_failure_frac)
         gen_s, metrics = gen_s + secs, metrics + [m]
         matrix = reward_matrix(values)

@@ -26,16 +26,18 @@ def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int, samples_path
     sum of the reward models' scores), response length, then every `sc.watch` check. With
     `samples_path`, the first generations and their rewards are saved there to read."""
     actors.scheduler.before_generate()
-    result = _reward_means(actors.engines, tok, rows, rewards, seed, samples_path) if rows else {}
+    result = _reward_means(actors, tok, rows, rewards, seed, samples_path) if rows else {}
     if sc.watch:
+        actors.scheduler.before_generate()
         got = benchmarks.run(sc.watch, benchmarks.engine_generator(actors.engines, tok, seed), sc.eval_max_prompts)
         result.update(got.metrics)
     actors.scheduler.before_train()
     return result
 
 
-def _reward_means(engines, tok, rows, rewards, seed: int, samples_path: Path | None) -> dict:
-    samples, _ = parts.generate(engines, tok, rows, 1, GREEDY, seed)
+def _reward_means(actors, tok, rows, rewards, seed: int, samples_path: Path | None) -> dict:
+    samples, _ = parts.generate(actors.engines, tok, rows, 1, GREEDY, seed)
+    actors.scheduler.before_reward_models()
     values, _ = parts.score(samples, rewards.fns, 1.0)
     if samples_path is not None:
         keep = [{"prompt": s.row["prompt"], "response": s.text, **{f.name: v[i] for f, v in zip(rewards.fns, values)}}

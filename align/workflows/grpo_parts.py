@@ -263,7 +263,7 @@ def open_sync_group(trainers, engines: list, timeout_s: float, on_gpu: bool) -> 
     """Trainer rank 0 and every vLLM worker form the weight-sync group (engine.sync_group), at rank 0's node."""
     import ray
 
-    host, port = trainers.group.call_rank0("sync_address")
+    host, port = trainers.group.call_rank0("free_address")
     workers = [info["workers"] for info in ray.get([e.info.remote() for e in engines])]
     first = [1 + sum(workers[:i]) for i in range(len(engines))]
     world, backend = 1 + sum(workers), "nccl" if on_gpu else "gloo"
@@ -293,27 +293,33 @@ def sync_weights(trainers, engines: list, rollout) -> dict:
             "memory/rollout_peak_mb": max(float(s.get("rss_peak_mb", 0.0)) for s in stats)}
 
 
-def check_sync(trainers, engine, tok, rows: list[dict], tol: float) -> float:
-    """vLLM's log-probs of fixed sequences must equal the trainer's; returns max |diff|."""
+def check_sync(trainers, engines: list, scheduler, tok, rows: list[dict], tol: float) -> float:
+    """Every engine's log-probs of fixed sequences must equal the trainer's; returns the max |diff| over them.
+    The engines score in the generate phase, the trainers in the train phase (colocated: one at a time)."""
     import ray
 
     from engine.trainer import collate
 
     seqs = [prompt_ids(tok, r) + tok.encode(" The answer is 42.", add_special_tokens=False) for r in rows[:4]]
     plens = [len(prompt_ids(tok, r)) for r in rows[:4]]
-    vllm_lp = ray.get(engine.score.remote(seqs, plens))
+    scheduler.before_generate()
+    scored = ray.get([e.score.remote(seqs, plens) for e in engines])
+    scheduler.before_train()
     from align.data.chat import Encoded
 
     enc = [Encoded(tuple(s), (0,) * p + (1,) * (len(s) - p)) for s, p in zip(seqs, plens)]
     mb = collate(enc, tok.pad_token_id)
     # every rank runs the batch (a ZeRO-3 forward is collective); temperature 1: vLLM's prompt log-probs are raw
     train_lp = trainers.call("logprobs", per_rank=[([mb],)] * len(trainers))[0][0]
-    diff = 0.0
-    for i, (s, p) in enumerate(zip(seqs, plens)):
-        ours = train_lp[i, p - 1 : len(s) - 1]
-        theirs = torch.tensor(vllm_lp[i][: len(ours)])
-        diff = max(diff, float((ours - theirs).abs().max()))
-    if not math.isfinite(diff) or diff > tol:
-        raise RunFailure(f"weight-sync check failed: vLLM and the trainer disagree on fixed sequences by "
-                              f"{diff:.3g} nats (tolerance {tol}). The rollout engine is not running the trained policy.")
-    return diff
+    worst = 0.0
+    for k, vllm_lp in enumerate(scored):
+        diff = 0.0
+        for i, (s, p) in enumerate(zip(seqs, plens)):
+            ours = train_lp[i, p - 1 : len(s) - 1]
+            diff = max(diff, float((ours - torch.tensor(vllm_lp[i][: len(ours)])).abs().max()))
+        if not math.isfinite(diff) or diff > tol:
+            raise RunFailure(f"weight-sync check failed: rollout engine {k} of {len(engines)} and the trainer disagree "
+                             f"on fixed sequences by {diff:.3g} nats (tolerance {tol}). That engine is not running the "
+                             f"trained policy.")
+        worst = max(worst, diff)
+    return worst

@@ -119,3 +119,26 @@ def test_an_r2_run_killed_mid_stage_resumes_exactly(grpo_run, tmp_path):
         assert r["reward_mean"] == pytest.approx(ref[s]["reward_mean"], abs=1e-6)
         assert r["update2/loss"] == pytest.approx(ref[s]["update2/loss"], abs=1e-4)
         assert r["update2/routing/same_set/l3"] == pytest.approx(ref[s]["update2/routing/same_set/l3"], abs=1e-6)
+
+
+def test_an_engine_pool_gives_the_run_of_one_engine(grpo_run, tmp_path):
+    """Two rollout engines: the prompts are split between them, both are synced and checked (start and end), and
+    with the same seed every step equals the one-engine run (per-request seeds, so the split does not matter)."""
+    reference, _ = grpo_run
+    out = tmp_path / "pool"
+    proc = align("grpo", "recipes/v2_grpo.yaml", f"run.output_dir={out}", *SHORT, "rollout.num_engines=2",
+                 "rollout.cpus_per_engine=0.5")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    s1 = json.loads((out / "summary.json").read_text())["stage1"]
+    assert s1["sync_check_max_abs_diff"] < 1e-3 and s1["sync_check_final_max_abs_diff"] < 1e-3
+
+    def steps(folder):
+        return [r for r in map(json.loads, (folder / "stage1" / "metrics.jsonl").read_text().splitlines())
+                if "reward_mean" in r]
+
+    got, ref = steps(out), steps(reference)
+    assert len(got) == len(ref) == 3
+    for a, b in zip(got, ref):
+        assert a["dynamic/draws"] == b["dynamic/draws"] and a["reward_mean"] == pytest.approx(b["reward_mean"], abs=1e-6)
+        assert a["update2/loss"] == pytest.approx(b["update2/loss"], abs=1e-5)
+        assert a["logprob_mismatch"] < 1e-4
