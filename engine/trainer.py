@@ -195,8 +195,10 @@ class TrainWorker:
             return _swap(self.engine, "offload_states")
         from engine.offload import Spill, tensors_of
 
-        if self.spill is None:
-            self.spill = Spill(tensors_of(self.engine.module, self.engine.optimizer))
+        if self.spill is not None:
+            self.spill.close()
+        # built anew each time: the optimizer's states appear at the first step, after the first offload
+        self.spill = Spill(tensors_of(self.engine.module, self.engine.optimizer))
         rss = device.rss_mb()
         out = self.spill.offload()
         return {**out, "rss_freed_mb": rss - device.rss_mb()}

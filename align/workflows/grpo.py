@@ -279,6 +279,8 @@ def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
 
 def start_scheduler(cfg, actors: Actors, rewards) -> None:
     """The swap scheduler over every side of the stage: trainers, rollout engines, reference, reward models."""
+    from engine.scheduler import SwapScheduler
+
 
     actors.scheduler = SwapScheduler(cfg.rollout.placement, _sides(actors, rewards.servers))
     actors.scheduler.start()

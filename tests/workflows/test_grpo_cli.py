@@ -142,3 +142,22 @@ def test_an_engine_pool_gives_the_run_of_one_engine(grpo_run, tmp_path):
         assert a["dynamic/draws"] == b["dynamic/draws"] and a["reward_mean"] == pytest.approx(b["reward_mean"], abs=1e-6)
         assert a["update2/loss"] == pytest.approx(b["update2/loss"], abs=1e-5)
         assert a["logprob_mismatch"] < 1e-4
+
+
+def test_a_colocated_run_swaps_for_real_and_stays_synced(tmp_path):
+    """`rollout.placement=colocated` on CPU: the trainer and the reference really free their states between phases
+    (a wrong order would read freed weights and be refused), the sync happens with the trainer resident, and the
+    start and end checks pass."""
+    out = tmp_path / "colocated"
+    args = [a for a in SHORT if not a.startswith(("stage1.grpo.steps", "stage1.grpo.dynamic_sampling"))]
+    proc = align("grpo", "recipes/v2_grpo.yaml", f"run.output_dir={out}", *args, "stage1.grpo.steps=2",
+                 "rollout.placement=colocated")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    s1 = json.loads((out / "summary.json").read_text())["stage1"]
+    assert s1["sync_check_max_abs_diff"] < 1e-3 and s1["sync_check_final_max_abs_diff"] < 1e-3
+    events = s1["swap_events"]
+    offloads = [e for e in events if e["action"] == "offload_trainer"]
+    # after training: parameters, ZeRO's fp32 partition and Adam's two moments (the tiny model is 47.3 MB)
+    assert offloads and all(d["bytes"] > 3.5 * 47e6 and d["rss_freed_mb"] > 100 for e in offloads for d in e["detail"])
+    steps = [r for r in map(json.loads, (out / "stage1" / "metrics.jsonl").read_text().splitlines()) if "reward_mean" in r]
+    assert len(steps) == 2 and all(r["logprob_mismatch"] < 1e-4 and r["swap_events"] > 0 for r in steps)
