@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .sandbox import SandboxConfig
+    from ._config import SandboxConfig
 
 SAFE_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 # Joins the cgroups named before "--", then becomes the real command: nothing runs outside them.

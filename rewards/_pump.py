@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .sandbox import Limits
+    from ._config import Limits
 
 logger = logging.getLogger("rewards.sandbox")
 _RESULT_CAP = 1 << 20

@@ -48,7 +48,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -57,6 +56,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from ._cgroup import SlotCgroups
+from ._config import BACKENDS, Limits, SandboxConfig
 from ._commands import SAFE_ENV, backend_candidates, command, is_root, site_paths
 from ._pump import Pump, parse_reports, sweep_uid
 from ._uids import UidLease
@@ -64,68 +64,11 @@ from ._uids import UidLease
 logger = logging.getLogger(__name__)
 
 HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_harness.py")
-BACKENDS = ("bwrap", "unshare", "none")
 __all__ = ["BACKENDS", "Limits", "RunResult", "Sandbox", "SandboxConfig", "SandboxUnavailable", "get_sandbox", "sweep_uid"]
 
 
 class SandboxUnavailable(RuntimeError):
     """The isolation the configuration requires is not available on this machine."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    wall_s: float = 10.0
-    cpu_s: float = 10.0
-    memory_bytes: int = 1 << 30
-    nproc: int = 32
-    nofile: int = 64
-    fsize_bytes: int = 16 << 20
-    tmpfs_bytes: int = 64 << 20
-    output_bytes: int = 64 << 10
-    output_kill_bytes: int = 16 << 20
-
-    def for_harness(self) -> dict:
-        keys = ("cpu_s", "memory_bytes", "nproc", "nofile", "fsize_bytes")
-        return {k: getattr(self, k) for k in keys}
-
-
-@dataclasses.dataclass(frozen=True)
-class SandboxConfig:
-    backend: str = "auto"
-    require_isolation: bool = True
-    max_workers: int = 0  # 0: 2 * os.cpu_count() (a run spends much of its time waiting on the kernel)
-    python: str = sys.executable
-    # -S: no site processing (~20 ms of a venv's .pth imports per run); the harness puts
-    # `sys_path` (default: this interpreter's site-packages) on sys.path itself.
-    python_flags: tuple[str, ...] = ("-I", "-S")
-    sys_path: tuple[str, ...] | None = None
-    uid_base: int = 61000
-    cgroup: str = "auto"  # "auto": use one when possible, warn when not; "require": refuse without; "off"
-    limits: Limits = Limits()
-
-    @classmethod
-    def from_dict(cls, data: "SandboxConfig | dict | None") -> "SandboxConfig":
-        """Build from a recipe mapping; limits may be nested under "limits" or given flat."""
-        if data is None or isinstance(data, cls):
-            return data or cls()
-        data = dict(data)
-        limit_keys = {f.name for f in dataclasses.fields(Limits)}
-        limits = dict(data.pop("limits", None) or {})
-        limits.update({k: data.pop(k) for k in list(data) if k in limit_keys})
-        for key in ("python_flags", "sys_path"):
-            if data.get(key) is not None:
-                data[key] = tuple(data[key])
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown sandbox settings {sorted(unknown)}; known: "
-                             f"{sorted({f.name for f in dataclasses.fields(cls)} | limit_keys)}")
-        return cls(limits=Limits(**limits), **data)
-
-    def __post_init__(self):
-        if self.backend not in ("auto",) + BACKENDS:
-            raise ValueError(f"SandboxConfig.backend must be one of auto, {', '.join(BACKENDS)}; got {self.backend!r}")
-        if self.cgroup not in ("auto", "require", "off"):
-            raise ValueError(f"SandboxConfig.cgroup must be auto, require or off; got {self.cgroup!r}")
 
 
 @dataclasses.dataclass

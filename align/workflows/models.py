@@ -8,12 +8,16 @@ initialised model with the built-in tokenizer (seconds; tests and the base build
 """
 from __future__ import annotations
 
-import shutil
-import time
-from pathlib import Path
-
 from align.config import ConfigError
 from align.models import builtin
+
+def _lazy(module: str, name: str):
+    """`module.name`, imported when a recipe asks for it (the base build runs `align sft`, whose driver imports
+    this module: a static import would be a circle)."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 def _smollm2(module: str):
     def resolve() -> str:
@@ -29,7 +33,7 @@ def _smollm2(module: str):
 
 
 BUILTINS = {  # name -> a function returning the HF folder (building or converting it once)
-    "builtin:tiny-v2": lambda: str(base_path()),
+    "builtin:tiny-v2": lambda: str(_lazy("align.workflows.base_model", "base_path")()),
     "builtin:tiny-v2@init": lambda: str(builtin.init_path()),
     "builtin:smollm2-135m": _smollm2("smollm2"),
     "builtin:smollm2-moe": _smollm2("smollm2_moe"),
@@ -51,31 +55,3 @@ def architecture_path(path: str) -> str:
     so a rollout-engine check can run before the base build's minutes.
     """
     return str(builtin.init_path()) if path == "builtin:tiny-v2" else resolve_model(path)
-
-
-def base_path() -> Path:
-    folder = builtin.builtin_dir()
-    base = folder / "base"
-    if (base / "config.json").exists():
-        return base
-    builtin.init_path()
-    with builtin.build_lock(folder):
-        if not (base / "config.json").exists():
-            _build_base(folder, base)
-    return base
-
-
-def _build_base(folder: Path, base: Path) -> None:
-    from align.config import load_recipe
-    from align.workflows import sft
-
-    run_dir = folder / "base_run"
-    print(f"[align] the built-in base model is not cached yet: pretraining it now with "
-          f"{builtin.BASE_RECIPE.name} (once; cached in {base})", flush=True)
-    t0 = time.time()
-    cfg = load_recipe(builtin.BASE_RECIPE, [f"run.output_dir={run_dir}", "run.overwrite=true"], command="sft")
-    sft.run(cfg)
-    shutil.copytree(run_dir / "final", base.with_name("base.tmp"), dirs_exist_ok=True)
-    base.with_name("base.tmp").rename(base)
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    print(f"[align] built-in base model ready in {time.time() - t0:.0f}s", flush=True)

@@ -14,7 +14,7 @@ chosen text scores 1.0 / label 1, its rejected text 0.0 / label 0.
 """
 from __future__ import annotations
 
-from align.data.safety import REFUSALS_BY_CATEGORY
+from align.data.builtin.refusals import REFUSALS_BY_CATEGORY
 
 from ._common import rng
 from .chat import build_helpful_chat

