@@ -21,7 +21,8 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, runtime_env=env, log_to_driver=True)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, runtime_env=env,
+        # address="local": a Ray of its own, even when a cluster already runs on this machine (`ray.init()` would join it)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, runtime_env=env,
                  log_to_driver=True, logging_level="ERROR")
 
 

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Callable
 
-from align.workflows import grpo_parts as parts
+from align.data.prompts import prompt_ids, prompt_row
 
 KEEP_SAMPLES = 20
 REFUSAL_NEW_TOKENS = 48  # refusals sit in the opening; the same budget everywhere keeps the rates comparable
@@ -40,11 +39,13 @@ class Result:
 Generate = Callable[[list, int], list]  # (prompt rows, max new tokens) -> reply texts, greedy
 
 
-def engine_generator(engines: list, tok, seed: int) -> Generate:
-    """Greedy generation over `engines` (rollout actors), one reply per row."""
+def engine_generator(sample: Callable, tok, seed: int) -> Generate:
+    """Greedy generation, one reply per row, through `sample(prompt_ids, n, **sampling)` -> per prompt, n
+    RolloutEngine outputs (engine.hybrid.generate_over over some engines, or HybridEngine.generate)."""
     def generate(rows: list[dict], max_new_tokens: int) -> list[str]:
-        g = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens)
-        return [s.text for s in parts.generate(engines, tok, rows, 1, g, seed)[0]]
+        outs = sample([prompt_ids(tok, r) for r in rows], 1, temperature=0.0, top_p=1.0, max_tokens=max_new_tokens,
+                      seed=seed, stop_token_ids=[tok.eos_token_id])
+        return [tok.decode(group[0]["token_ids"], skip_special_tokens=True) for group in outs]
 
     return generate
 
@@ -77,7 +78,7 @@ def _scored(source: str, reward: dict, name: str, new_tokens: int):
         from align.data.loaders import load_rows
         from rewards import load_reward
 
-        rows = [parts.prompt_row(r, source) for r in load_rows(source, "test")[:max_prompts]]
+        rows = [prompt_row(r, source) for r in load_rows(source, "test")[:max_prompts]]
         texts = generate(rows, new_tokens)
         fn = load_reward(reward)
         keys = sorted({k for r in rows for k in r} - {"prompt"})

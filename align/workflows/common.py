@@ -35,12 +35,13 @@ def check_batching(batch_size: int, micro: int, workers: int, keys: str = "`sft.
                           f"= {micro} x {workers}; change {keys}.")
 
 
-def deepspeed_config(cfg, batch_size: int, micro: int) -> dict:
-    t = cfg.trainer
+def deepspeed_config(cfg, batch_size: int, micro: int, optim=None) -> dict:
+    """`optim`: the optimizer section (default `cfg.optim`; a GRPO stage has its own)."""
+    t, optim = cfg.trainer, optim or cfg.optim
     ds = {
         "train_micro_batch_size_per_gpu": micro,
         "gradient_accumulation_steps": batch_size // (micro * t.num_workers),
-        "gradient_clipping": cfg.optim.grad_clip,
+        "gradient_clipping": optim.grad_clip,
         "zero_optimization": {"stage": t.zero_stage},
         "zero_allow_untested_optimizer": True,
         "bf16": {"enabled": cfg.model.dtype == "bfloat16"},
@@ -49,7 +50,7 @@ def deepspeed_config(cfg, batch_size: int, micro: int) -> dict:
     }
     if t.deepspeed_config:
         ds = _merge(ds, json.loads(Path(t.deepspeed_config).read_text()))
-    ds["_optimizer"] = {"lr": cfg.optim.lr, "betas": list(cfg.optim.betas), "weight_decay": cfg.optim.weight_decay}
+    ds["_optimizer"] = {"lr": optim.lr, "betas": list(optim.betas), "weight_decay": optim.weight_decay}
     return ds
 
 
@@ -77,7 +78,9 @@ class Trainers:
 
 
 def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = None,
-                   model_kind: str = "causal_lm", freeze_router: bool = False) -> Trainers:
+                   model_kind: str = "causal_lm", freeze_router: bool = False, optim=None) -> Trainers:
+    """The DeepSpeed ranks of `cfg.trainer`, set up on `model_path`; `micro` defaults to `cfg.sft.micro_batch_size`
+    and `optim` to `cfg.optim` (a GRPO stage passes its own)."""
     from engine.cluster import WorkerGroup, start_ray
     from engine.trainer import TrainWorker
 
@@ -89,7 +92,7 @@ def start_trainers(cfg, model_path: str, batch_size: int, micro: int | None = No
     addr, port = group.call_rank0("free_address")  # the rendezvous is on rank 0's node
     nodes = {w["node"] for w in group.call("set_rendezvous", addr, port)}
     print(f"[align] {t.num_workers} trainer rank(s) on {len(nodes)} node(s), rendezvous {addr}:{port}", flush=True)
-    info = group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro), cfg.run.seed, cfg.model.dtype,
+    info = group.call("setup", model_path, deepspeed_config(cfg, batch_size, micro, optim), cfg.run.seed, cfg.model.dtype,
                       model_kind, freeze_router, cfg.model.lora)
     if cfg.model.lora is not None:
         print(f"[align] LoRA r={cfg.model.lora.r}: {info[0]['trainable']:,} of {info[0]['params']:,} parameters train "
@@ -180,15 +183,18 @@ def save_final(group, out: Path, model_path: str) -> None:
 def generation_checks(cfg, model_path: str, tok, samples_path: Path | None = None) -> dict:
     """`cfg.eval.watch` checks (align.workflows.benchmarks) on `model_path` with a fresh vLLM
     engine; the first replies of each check go to `samples_path` to read."""
+    from functools import partial
+
     from align.workflows import benchmarks
     from engine.cluster import start_ray
+    from engine.hybrid import generate_over
 
     e = cfg.eval
     start_ray(cfg.cluster.address, cfg.cluster.num_cpus)
     engine = make_rollout(cfg, model_path)
     try:
-        got = benchmarks.run(e.watch, benchmarks.engine_generator([engine], tok, cfg.run.seed), e.max_prompts,
-                             e.max_new_tokens)
+        generate = benchmarks.engine_generator(partial(generate_over, [engine]), tok, cfg.run.seed)
+        got = benchmarks.run(e.watch, generate, e.max_prompts, e.max_new_tokens)
     finally:
         _kill(engine)
     if samples_path is not None:

@@ -37,8 +37,8 @@ The MoE router is frozen in RL by default (`grpo.router`), which the paper does 
 from __future__ import annotations
 
 import json
+import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -47,22 +47,17 @@ from align.algos.grpo import group_advantages
 from align.algos.schedule import lr_at
 from align.config import ConfigError, sync_check_tol
 from align.errors import RunFailure
+from align.data.prompts import load_prompt_pool, load_prompt_rows, pick_prompts, prompt_ids
+from align.data.rollouts import loss_tokens, micro_batches, sequence_kl, set_advantages, to_samples
 from align.workflows import common, routing_log
-from align.workflows import grpo_parts as parts
 from align.workflows.grpo_eval import evaluate
-from align.workflows.grpo_rewards import StageRewards, build_rewards, check_reward_functions, check_reward_models
+from align.workflows.grpo_rewards import (StageRewards, build_rewards, check_reward_functions, check_reward_models,
+                                          score)
 from align.workflows.models import resolve_model
 from align.workflows.outputs import MetricsLog, plot_curves, plot_layer_heatmaps, prepare_output, write_summary
+from engine.hybrid import HybridEngine
 
 AFTER_ONLY = ("refusal_rate_harmful", "over_refusal_rate_benign")  # also reported without the _after suffix
-
-
-@dataclass
-class Actors:
-    trainers: object
-    engines: list
-    reference: object
-    scheduler: object
 
 
 def run(cfg) -> dict:
@@ -110,7 +105,7 @@ def _check_inputs(cfg) -> None:
         common.check_batching(g.prompts_per_step * g.group_size, g.micro_batch_size, cfg.trainer.num_workers,
                               f"`{key}.prompts_per_step` x `{key}.group_size` (the batch) or `{key}.micro_batch_size`")
         _check_routing_replay(g, key, cfg.model.path)
-        parts.load_prompt_rows(sc.prompts + sc.eval_prompts)
+        load_prompt_rows(sc.prompts + sc.eval_prompts)
         ref = sc.reference if sc.reference not in (None, "start") else cfg.reference
         if ref and not ref.startswith("builtin:") and not (Path(ref) / "config.json").exists():
             key = f"stage{stage}.reference" if sc.reference else "reference"
@@ -164,51 +159,49 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
     t0 = time.time()
-    rows, weights = parts.load_prompt_pool(sc.prompts)
-    eval_rows = parts.load_prompt_rows(sc.eval_prompts)[: sc.eval_max_prompts]
+    rows, weights = load_prompt_pool(sc.prompts)
+    eval_rows = load_prompt_rows(sc.eval_prompts)[: sc.eval_max_prompts]
     ref_path = reference_path(cfg, sc, policy_path)
     print(f"[align] stage {stage}: policy {policy_path}, KL reference {ref_path}", flush=True)
-    actors, rewards, log = start_actors(cfg, sc, policy_path, ref_path), StageRewards([]), None
+    hybrid, rewards, log = start_hybrid(cfg, sc, policy_path, ref_path), StageRewards([]), None
     try:  # everything started is stopped, whatever fails
         rewards = build_rewards(cfg, sc, cfg.trainer.threads_per_worker)
-        start_scheduler(cfg, actors, rewards)
-        start, prior_wall = common.maybe_resume(cfg, out, actors.trainers.group)
+        hybrid.start_schedule(rewards.servers)
+        start, prior_wall = common.maybe_resume(cfg, out, hybrid.trainers_ready().group)
         log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
         if cfg.run.resume:
             routing_log.keep_until(out, start)
-        actors.scheduler.before_weight_sync()
-        sync = parts.sync_weights(actors.trainers, actors.engines, cfg.rollout)
-        diff = parts.check_sync(actors.trainers, actors.engines, actors.scheduler, tok, rows, sync_check_tol(cfg))
+        sync = hybrid.sync()
+        diff = check_sync(hybrid, tok, rows, sync_check_tol(cfg))
         print(f"[align] stage {stage}: weight-sync check passed (max |dlogp| = {diff:.2e}, "
               f"{sync['sync_bytes'] / 1e6:.1f} MB in {sync['sync_seconds']:.2f}s)", flush=True)
 
         def evaluator(tag: str | None = None) -> dict:  # tag: also keep generations in samples_<tag>.json
-            return evaluate(actors, tok, eval_rows, rewards, sc, cfg.run.seed, tag and out / f"samples_{tag}.json")
+            return evaluate(hybrid, tok, eval_rows, rewards, sc, cfg.run.seed, tag and out / f"samples_{tag}.json")
 
         before = _before(out, start, evaluator)
         if start == 0:
             log.log(0, **{f"eval/{k}": v for k, v in before.items()}, sync_check_max_abs_diff=diff)
-        train_loop(cfg, sc, actors, tok, (rows, weights), rewards, log, start, out, (t0, prior_wall), evaluator)
+        train_loop(cfg, sc, hybrid, tok, (rows, weights), rewards, log, start, out, (t0, prior_wall), evaluator)
         if sc.grpo.steps % cfg.rollout.sync_every:
-            actors.scheduler.before_weight_sync()
-            parts.sync_weights(actors.trainers, actors.engines, cfg.rollout)
-        final_diff = parts.check_sync(actors.trainers, actors.engines, actors.scheduler, tok, rows, sync_check_tol(cfg))
+            hybrid.sync()
+        final_diff = check_sync(hybrid, tok, rows, sync_check_tol(cfg))
         after = evaluator("after")
         log.log(sc.grpo.steps, **{f"eval/{k}": v for k, v in after.items()})
-        common.save_final(actors.trainers, out, policy_path)
+        common.save_final(hybrid.trainers_ready(), out, policy_path)
     except Exception as exc:
-        raise _actor_failure(actors, rewards, out, exc) or exc
+        raise _actor_failure(hybrid, out, exc) or exc
     finally:
         if log is not None:
             log.close()
         rewards.close()
-        stop_actors(actors)
+        hybrid.stop()
     result = {f"{k}_before": v for k, v in before.items()} | {f"{k}_after": v for k, v in after.items()}
     result |= {k: after[k] for k in AFTER_ONLY if k in after}
     result["wall_seconds"] = round(prior_wall + time.time() - t0, 1)
     result["sync_check_max_abs_diff"] = diff
     result["sync_check_final_max_abs_diff"] = final_diff
-    result["swap_events"] = actors.scheduler.events[-8:]
+    result["swap_events"] = hybrid.events()[-8:]
     write_summary(out, result)
     plot_curves(out, ["reward_mean", "kl", "clip_frac", "loss", "completion_len", "zero_variance_frac"],
                 "curves.png", f"align grpo stage {stage}")
@@ -218,17 +211,46 @@ def run_stage(cfg, stage: int, policy_path: str, out: Path, tok) -> dict:
     return result
 
 
-def _actor_failure(actors: Actors, rewards, out: Path, exc: BaseException) -> RunFailure | None:
+def start_hybrid(cfg, sc, policy_path: str, ref_path: str) -> HybridEngine:
+    """The stage's trainers (its own optimizer section), rollout engines and, unless LoRA makes the trainers' base
+    the reference, a reference actor."""
+    g, r = sc.grpo, cfg.rollout
+    trainers = common.start_trainers(cfg, policy_path, g.prompts_per_step * g.group_size, micro=g.micro_batch_size,
+                                     freeze_router=g.router == "freeze", optim=sc.optim)
+    own_reference = not lora_reference(cfg, policy_path, ref_path)
+    print(f"[align] KL reference: {'a separate reference actor' if own_reference else 'the policy with its LoRA adapters disabled (no second copy)'}", flush=True)
+    return HybridEngine.launch(trainers, policy_path, ref_path if own_reference else None, r,
+                               dtype=r.dtype or cfg.model.dtype, seed=cfg.run.seed,
+                               max_model_len=cfg.max_length + g.max_new_tokens,
+                               prefix_caching=g.routing_replay != "r3",  # R3 re-reads routes by a prefill
+                               ref_threads=cfg.trainer.threads_per_worker, ref_gpus=cfg.trainer.gpus_per_worker and 0.01)
+
+
+def lora_reference(cfg, policy_path: str, ref_path: str) -> bool:
+    """With LoRA the trainers' base is the stage's starting policy; when that is also the KL reference, the
+    reference is the trainers' model with the adapters disabled and needs no copy of its own."""
+    return cfg.model.lora is not None and Path(policy_path).resolve() == Path(ref_path).resolve()
+
+
+def check_sync(hybrid: HybridEngine, tok, rows: list[dict], tol: float) -> float:
+    """Every engine's log-probs of fixed sequences (four prompts + a fixed answer) must equal the trainer's;
+    returns the max |diff| over the engines."""
+    ids = [prompt_ids(tok, r) for r in rows[:4]]
+    seqs = [p + tok.encode(" The answer is 42.", add_special_tokens=False) for p in ids]
+    diffs = hybrid.check(seqs, [len(p) for p in ids], tok.pad_token_id)
+    for k, diff in enumerate(diffs):
+        if not math.isfinite(diff) or diff > tol:
+            raise RunFailure(f"weight-sync check failed: rollout engine {k} of {len(diffs)} and the trainer disagree "
+                             f"on fixed sequences by {diff:.3g} nats (tolerance {tol}). That engine is not running "
+                             f"the trained policy.")
+    return max(diffs)
+
+
+def _actor_failure(hybrid: HybridEngine, out: Path, exc: BaseException) -> RunFailure | None:
     """When an actor has died (or stopped answering), the run stops naming it; the checkpoints are untouched, so
     `run.resume=true` restarts every actor and continues from the last one. (Restarting the one actor in place
     would need its peers' collective state rebuilt: the trainers' process group, the weight-sync group.)"""
-    from engine.cluster import dead_actors
-
-    named = [(f"trainer rank {i}", a) for i, a in enumerate(actors.trainers.group.actors)]
-    named += [(f"rollout engine {i}", e) for i, e in enumerate(actors.engines)]
-    named += [("the KL reference", actors.reference)] * (actors.reference is not None)
-    named += [(f"reward-model server {i}", a) for i, a in enumerate(rewards.servers)]
-    dead = dead_actors(named)
+    dead = hybrid.dead_actors()
     if not dead:
         return None
     tag = common.latest_checkpoint(out)
@@ -248,87 +270,8 @@ def _before(out: Path, start: int, evaluate_now) -> dict:
     return result
 
 
-def start_actors(cfg, sc, policy_path: str, ref_path: str) -> Actors:
-    import ray
-
-    from engine.reference import ReferenceWorker
-    from engine.rollout import RolloutEngine
-
-    g = sc.grpo
-    batch = g.prompts_per_step * g.group_size
-    trainers = common.start_trainers(_as_sft_like(cfg, sc), policy_path, batch, micro=g.micro_batch_size,
-                                     freeze_router=g.router == "freeze")
-    print(f"[align] KL reference: {'the policy with its LoRA adapters disabled (no second copy)' if lora_reference(cfg, policy_path, ref_path) else 'a separate reference actor'}", flush=True)
-    r = cfg.rollout
-    engine_cls = ray.remote(RolloutEngine).options(num_cpus=r.cpus_per_engine, num_gpus=r.gpus_per_engine)
-    engines = [engine_cls.remote(policy_path, dtype=r.dtype or cfg.model.dtype, seed=cfg.run.seed + i,
-                                 kv_cache_gib=r.kv_cache_gib, attention_backend=r.attention_backend,
-                                 max_model_len=cfg.max_length + g.max_new_tokens,
-                                 enable_sleep=r.placement == "colocated" and r.gpus_per_engine > 0,
-                                 prefix_caching=g.routing_replay != "r3")  # R3 re-reads routes by a prefill
-               for i in range(r.num_engines)]
-    # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
-    reference = None if lora_reference(cfg, policy_path, ref_path) else ray.remote(ReferenceWorker).options(
-        num_cpus=0, num_gpus=cfg.trainer.gpus_per_worker and 0.01).remote(ref_path, cfg.model.dtype,
-                                                                            threads=cfg.trainer.threads_per_worker)
-    ray.get([e.info.remote() for e in engines])  # engines up before the first sync is timed
-    if r.sync_transport == "group":
-        parts.open_sync_group(trainers, engines, r.sync_timeout_s, on_gpu=r.gpus_per_engine > 0)
-    return Actors(trainers, engines, reference, None)
-
-
-def start_scheduler(cfg, actors: Actors, rewards) -> None:
-    """The swap scheduler over every side of the stage: trainers, rollout engines, reference, reward models."""
-    from engine.scheduler import SwapScheduler
-
-
-    actors.scheduler = SwapScheduler(cfg.rollout.placement, _sides(actors, rewards.servers))
-    actors.scheduler.start()
-
-
-def lora_reference(cfg, policy_path: str, ref_path: str) -> bool:
-    """With LoRA the trainers' base is the stage's starting policy; when that is also the KL reference, the
-    reference is the trainers' model with the adapters disabled and needs no copy of its own."""
-    return cfg.model.lora is not None and Path(policy_path).resolve() == Path(ref_path).resolve()
-
-
-def _sides(actors: Actors, reward_servers: list):
-    import ray
-
-    from engine.scheduler import Sides
-
-    def every(group, method, *a, **kw):
-        return (lambda: ray.get([getattr(x, method).remote(*a, **kw) for x in group])) if group else None
-
-    refs = [actors.reference] if actors.reference is not None else []
-    return Sides(offload_trainer=lambda: actors.trainers.call("offload"),
-                 reload_trainer=lambda: actors.trainers.call("reload"),
-                 sleep_rollout=every(actors.engines, "sleep", level=1),
-                 wake_rollout_weights=every(actors.engines, "wake_up", tags=["weights"]),
-                 wake_rollout_kv=every(actors.engines, "wake_up", tags=["kv_cache"]),
-                 offload_reference=every(refs, "offload"), reload_reference=every(refs, "reload"),
-                 offload_reward_models=every(reward_servers, "offload"),
-                 reload_reward_models=every(reward_servers, "reload"))
-
-
-def _as_sft_like(cfg, sc):
-    """The trainer setup reads `optim`, `trainer`, `model`, `run`, `cluster` sections."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(optim=sc.optim, trainer=cfg.trainer, model=cfg.model, run=cfg.run, cluster=cfg.cluster,
-                           sft=SimpleNamespace(micro_batch_size=sc.grpo.micro_batch_size))
-
-
-def stop_actors(actors: Actors) -> None:
-    import ray
-
-    actors.trainers.kill()
-    for a in actors.engines + [actors.reference] * (actors.reference is not None):
-        ray.kill(a)
-
-
 # ---------------------------------------------------------------------- the loop
-def train_loop(cfg, sc, actors: Actors, tok, pool, rewards, log: MetricsLog, start: int, out: Path,
+def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLog, start: int, out: Path,
                clock: tuple[float, float], evaluator) -> None:
     """Steps `start`..`steps`: a GRPO step, the weight sync, metrics, checkpoints, evaluations."""
     g = sc.grpo
@@ -338,43 +281,41 @@ def train_loop(cfg, sc, actors: Actors, tok, pool, rewards, log: MetricsLog, sta
             lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio,
                        sc.optim.schedule)
             t0 = time.perf_counter()
-            metrics = grpo_step(cfg, sc, actors, tok, pool, rewards, step, lr)
+            metrics = grpo_step(cfg, sc, hybrid, tok, pool, rewards, step, lr)
             metrics |= routing_log.log_step(out, step + 1, metrics.pop("routing_counts"))
             if (step + 1) % cfg.rollout.sync_every == 0:
-                actors.scheduler.before_weight_sync()
-                metrics.update(parts.sync_weights(actors.trainers, actors.engines, cfg.rollout))
+                metrics.update(hybrid.sync())
             metrics["step_seconds"] = time.perf_counter() - t0  # rollouts, rewards, training and the sync
-            metrics["swap_events"] = len(actors.scheduler.events)
+            metrics["swap_events"] = len(hybrid.events())
             if g.eval_every and (step + 1) % g.eval_every == 0 and step + 1 < g.steps:
                 metrics.update({f"eval/{k}": v for k, v in evaluator().items()})
             log.log(step + 1, lr=lr, **metrics)
             if g.save_every and (step + 1) % g.save_every == 0 and step + 1 < g.steps:
-                common.save_checkpoint(actors.trainers.group, out, step + 1, clock[1] + time.time() - clock[0])
+                common.save_checkpoint(hybrid.trainers_ready().group, out, step + 1, clock[1] + time.time() - clock[0])
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics.get('kl', 0):.3f}")
     finally:
         bar.close()
 
 
-def grpo_step(cfg, sc, actors: Actors, tok, pool, rewards, step: int, lr: float) -> dict:
+def grpo_step(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, lr: float) -> dict:
     """One step; `pool` = (prompt rows, their sampling weights)."""
     g = sc.grpo
-    actors.scheduler.before_generate()
-    samples, values, metrics = _rollouts(cfg, sc, actors, tok, pool, rewards, step)
+    samples, values, metrics = _rollouts(cfg, sc, hybrid, tok, pool, rewards, step)
     if g.routing_replay == "r3":  # the rollout engine's experts for every token, replayed in every trainer forward
-        actors.scheduler.before_generate()
-        metrics["routing/rollout_routes_seconds"] = parts.attach_routes(actors.engines, samples)
+        t0 = time.perf_counter()
+        for s, r in zip(samples, hybrid.routes([s.prompt_ids + s.completion_ids for s in samples])):
+            s.routes = r
+        metrics["routing/rollout_routes_seconds"] = time.perf_counter() - t0
         metrics["routing/rollout_routes_bytes"] = sum(s.routes.numel() * s.routes.element_size() for s in samples)
-    per_rank = parts.micro_batches(samples, len(actors.trainers), g.micro_batch_size, tok.pad_token_id,
-                                   g.mask_truncated)
+    per_rank = micro_batches(samples, len(hybrid.trainers), g.micro_batch_size, tok.pad_token_id, g.mask_truncated)
     t0 = time.perf_counter()
-    metrics |= _reference_and_old_logprobs(cfg, g, actors, per_rank)
+    metrics |= _reference_and_old_logprobs(g, hybrid, per_rank)
     combined, adv, adv_stats = _advantages(sc, rewards.weights, values, per_rank, len(samples))
-    parts.set_advantages(per_rank, adv)
-    n_tokens, slots = parts.loss_tokens(per_rank), len(per_rank) * len(per_rank[0])
+    set_advantages(per_rank, adv)
+    n_tokens, slots = loss_tokens(per_rank), len(per_rank) * len(per_rank[0])
     kwargs = _objective_kwargs(g, slots, n_tokens, len(samples))
-    updates = [_reduce(actors.trainers.call("train_step", per_rank=[(m, lr, "grpo") for m in per_rank], **kwargs),
-                       n_tokens, slots) for _ in range(g.updates_per_batch)]
+    updates = [_reduce(hybrid.train(per_rank, lr, **kwargs), n_tokens, slots) for _ in range(g.updates_per_batch)]
     lengths = torch.tensor([len(s.completion_ids) for s in samples], dtype=torch.float32)
     first_counts = [u.pop("routing_counts", None) for u in updates][0]  # the sampled policy's routers: update 1
     counts = {} if first_counts is None else {"trainer": first_counts}
@@ -413,7 +354,7 @@ def _per_update(updates: list[dict]) -> dict:
     return out
 
 
-def _rollouts(cfg, sc, actors: Actors, tok, pool, rewards, step: int):
+def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int):
     """Generate and score a batch of `prompts_per_step` groups. With `dynamic_sampling` (DAPO), groups whose
     rewards are all equal carry no signal: they are dropped and more prompts are drawn (`draw` 1, 2, ...,
     each deterministic per (seed, step, draw)) until the batch is full or `max_sampling_rounds` draws were
@@ -426,11 +367,12 @@ def _rollouts(cfg, sc, actors: Actors, tok, pool, rewards, step: int):
     G, want = g.group_size, g.prompts_per_step
     kept, spare, drawn, metrics, gen_s = [], [], [], [], 0.0
     for draw in range(g.max_sampling_rounds if g.dynamic_sampling else 1):
-        rows = parts.pick_prompts(*pool, n=want, seed=cfg.run.seed, step=step, draw=draw)
-        actors.scheduler.before_generate()
-        samples, secs = parts.generate(actors.engines, tok, rows, G, g, cfg.run.seed * 100003 + step + 7919 * draw)
-        actors.scheduler.before_reward_models()
-        values, m = parts.score(samples, rewards.fns, g.max_reward_failure_frac)
+        rows = pick_prompts(*pool, n=want, seed=cfg.run.seed, step=step, draw=draw)
+        ids = [prompt_ids(tok, r) for r in rows]
+        outs, secs = hybrid.generate(ids, G, **sampling(g, tok), seed=cfg.run.seed * 100003 + step + 7919 * draw)
+        samples = to_samples(tok, rows, ids, outs)
+        hybrid.reward_models()
+        values, m = score(samples, rewards.fns, g.max_reward_failure_frac)
         gen_s, metrics = gen_s + secs, metrics + [m]
         matrix = reward_matrix(values)
         raw = combine(matrix, rewards.weights)
@@ -468,38 +410,20 @@ def _advantages(sc, weights: list[float], values, per_rank, n: int):
     raw = combine(matrix, weights).float()
     rewards = combine(group_normalise(matrix, g.group_size), weights).float() if sc.normalize_rewards else raw
     if g.kl_in_reward:
-        rewards = rewards - g.beta * parts.sequence_kl(per_rank, n, g.kl_estimator)
+        rewards = rewards - g.beta * sequence_kl(per_rank, n, g.kl_estimator)
     adv, stats = group_advantages(rewards, g.group_size, scale=g.advantage_scale, valid=valid)
     return raw, adv, stats
 
 
-def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> dict:
+def _reference_and_old_logprobs(g, hybrid: HybridEngine, per_rank) -> dict:
     """Reference log-probs always; old log-probs when several updates reuse the batch (with one update the
     old policy is the current one), for R2 (recording routes) and for R3 (with the rollout's routes replayed,
-    and without them for the metrics it returns). In split placement the two run at once."""
-    import ray
-
-    keys = ("input_ids", "attention_mask", "loss_mask", "routes")
-    flat = [{k: mb[k] for k in keys if k in mb} for mbs in per_rank for mb in mbs]
+    and without them for the metrics it returns)."""
     r2 = g.routing_replay == "r2"  # the old-policy forward records each token's experts for the updates
     r3 = g.routing_replay == "r3"  # ... or replays the rollout's, and also scores without them (metrics)
     need_old = g.updates_per_batch > 1 or g.kl_in_reward or r2 or r3
-    lp_old = {"record_routes": r2, "without_replay": r3}
     lp = {"temperature": g.temperature, "chunk_tokens": g.logprob_chunk_tokens}  # the sampling policy's log-probs
-    if actors.reference is None:  # LoRA: the trainers' base with the adapters disabled is the reference
-        actors.scheduler.before_train()
-        ref = [x for vals in actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], adapters=False, **lp)
-               for x in vals]
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp_old, **lp) if need_old else None
-    elif cfg.rollout.placement == "colocated":
-        actors.scheduler.before_reference()
-        ref = ray.get(actors.reference.logprobs.remote(flat, **lp))
-        actors.scheduler.before_train()
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp_old, **lp) if need_old else None
-    else:
-        ref_ref = actors.reference.logprobs.remote(flat, **lp)
-        old = actors.trainers.call("logprobs", per_rank=[(m,) for m in per_rank], **lp_old, **lp) if need_old else None
-        ref = ray.get(ref_ref)
+    ref, old = hybrid.logprobs(per_rank, old=need_old, lp=lp, lp_old={"record_routes": r2, "without_replay": r3})
     it = iter(ref)
     _attach(per_rank, "ref_logp", [[next(it) for _ in mbs] for mbs in per_rank])
     extra = {}
@@ -511,6 +435,12 @@ def _reference_and_old_logprobs(cfg, g, actors: Actors, per_rank) -> dict:
     if r3:
         extra = _mismatch_without_replay(per_rank)
     return extra
+
+
+def sampling(g, tok) -> dict:
+    """The rollout engines' sampling settings of a stage (`g`: its `grpo` section)."""
+    return {"temperature": g.temperature, "top_p": g.top_p, "max_tokens": g.max_new_tokens,
+            "stop_token_ids": [tok.eos_token_id]}
 
 
 def _mismatch_without_replay(per_rank) -> dict:

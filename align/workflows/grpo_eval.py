@@ -11,34 +11,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
+from align.data.prompts import prompt_ids
+from align.data.rollouts import to_samples
 from align.workflows import benchmarks
-from align.workflows import grpo_parts as parts
+from align.workflows.grpo_rewards import score
 
 KEEP_SAMPLES = 40
 EVAL_NAMES = {"math_answer": "math_accuracy", "code_tests": "code_pass_rate"}
-GREEDY = SimpleNamespace(temperature=0.0, top_p=1.0, max_new_tokens=benchmarks.MATH_NEW_TOKENS)
 
 
-def evaluate(actors, tok, rows: list[dict], rewards, sc, seed: int, samples_path: Path | None = None) -> dict:
+def evaluate(hybrid, tok, rows: list[dict], rewards, sc, seed: int, samples_path: Path | None = None) -> dict:
     """Mean reward per function on `rows` (named by EVAL_NAMES), `rm_score` (the weighted
     sum of the reward models' scores), response length, then every `sc.watch` check. With
     `samples_path`, the first generations and their rewards are saved there to read."""
-    actors.scheduler.before_generate()
-    result = _reward_means(actors, tok, rows, rewards, seed, samples_path) if rows else {}
+    result = _reward_means(hybrid, tok, rows, rewards, seed, samples_path) if rows else {}
     if sc.watch:
-        actors.scheduler.before_generate()
-        got = benchmarks.run(sc.watch, benchmarks.engine_generator(actors.engines, tok, seed), sc.eval_max_prompts)
-        result.update(got.metrics)
-    actors.scheduler.before_train()
+        sample = lambda ids, n, **kw: hybrid.generate(ids, n, **kw)[0]  # noqa: E731
+        result.update(benchmarks.run(sc.watch, benchmarks.engine_generator(sample, tok, seed), sc.eval_max_prompts).metrics)
     return result
 
 
-def _reward_means(actors, tok, rows, rewards, seed: int, samples_path: Path | None) -> dict:
-    samples, _ = parts.generate(actors.engines, tok, rows, 1, GREEDY, seed)
-    actors.scheduler.before_reward_models()
-    values, _ = parts.score(samples, rewards.fns, 1.0)
+def _reward_means(hybrid, tok, rows, rewards, seed: int, samples_path: Path | None) -> dict:
+    ids = [prompt_ids(tok, r) for r in rows]
+    outs, _ = hybrid.generate(ids, 1, temperature=0.0, top_p=1.0, max_tokens=benchmarks.MATH_NEW_TOKENS, seed=seed,
+                              stop_token_ids=[tok.eos_token_id])
+    samples = to_samples(tok, rows, ids, outs)
+    hybrid.reward_models()
+    values, _ = score(samples, rewards.fns, 1.0)
     if samples_path is not None:
         keep = [{"prompt": s.row["prompt"], "response": s.text, **{f.name: v[i] for f, v in zip(rewards.fns, values)}}
                 for i, s in enumerate(samples[:KEEP_SAMPLES])]

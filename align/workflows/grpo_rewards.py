@@ -10,10 +10,12 @@ weights; `normalize_rewards` puts them on one scale within each group before the
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from align.config import ConfigError
+from align.errors import RunFailure
 
 MODEL_TIMEOUT_S = 120.0
 
@@ -91,3 +93,43 @@ def build_rewards(cfg, sc, threads: int) -> StageRewards:
         out.fns.append(GuardedReward(as_reward_function(actor, name), name=name, weight=e.weight,
                                      timeout_s=e.timeout_s or MODEL_TIMEOUT_S))
     return out
+
+
+# ---------------------------------------------------------------------- scoring a batch
+class RewardFailure(RunFailure):
+    """A reward function failed on more of a batch than the recipe allows."""
+
+
+def score(samples: list, reward_fns: list, max_fail_frac: float) -> tuple[list[list], dict]:
+    """Run every guarded reward function on the batch; stop on too many failures."""
+    prompts = [s.row["prompt"] for s in samples]
+    completions = [completion_for(s) for s in samples]
+    keys = sorted({k for s in samples for k in s.row} - {"prompt"})
+    columns = {k: [s.row.get(k) for s in samples] for k in keys} | {"completion_ids": [s.completion_ids for s in samples]}
+    results, metrics = [], {}
+    for fn in reward_fns:
+        before = fn.stats().failed_samples
+        t0 = time.perf_counter()
+        values = fn(prompts, completions, **columns)
+        failed = fn.stats().failed_samples - before
+        frac = failed / max(1, len(samples))
+        if frac > max_fail_frac:
+            raise RewardFailure(
+                f"reward function `{fn.name}` failed on {failed} of {len(samples)} samples ({frac:.0%}), more than "
+                f"`max_reward_failure_frac` = {max_fail_frac:.0%}. Last error: {_last_error(fn)}. Fix the function "
+                "(run it on a few rows by hand) or raise the limit in the recipe.")
+        got = [v for v in values if v is not None]
+        metrics[f"reward/{fn.name}/mean"] = sum(got) / len(got) if got else float("nan")
+        metrics[f"reward/{fn.name}/failures"] = failed
+        metrics[f"reward/{fn.name}/seconds"] = time.perf_counter() - t0
+        results.append(values)
+    return results, metrics
+
+
+def completion_for(s):
+    """TRL's shapes: a string after a string prompt, an assistant turn after a conversation."""
+    return s.text if isinstance(s.row["prompt"], str) else [{"role": "assistant", "content": s.text}]
+
+
+def _last_error(fn) -> str:
+    return ": ".join(fn.last_errors[-1]) if fn.last_errors else "see the log above"

@@ -93,7 +93,8 @@ def test_rollout_logprobs_are_the_tempered_policy_the_trainer_scores(engine, mod
     behaviour) is more than 10x further off."""
     from transformers import AutoTokenizer
 
-    from align.workflows import grpo_parts as parts
+    from align.data.prompts import prompt_ids
+    from align.data.rollouts import Sample, micro_batches
     from engine.objectives import sequence_logprobs
 
     a = models[0]
@@ -101,10 +102,10 @@ def test_rollout_logprobs_are_the_tempered_policy_the_trainer_scores(engine, mod
     tok = AutoTokenizer.from_pretrained(folder)
     rows = [{"prompt": "Yuki has 5 baskets with 6 stamps in each. How many stamps does Yuki have?"},
             {"prompt": "Name three colours of the rainbow."}]
-    ids = [parts.prompt_ids(tok, r) for r in rows]
+    ids = [prompt_ids(tok, r) for r in rows]
     outs = engine.generate(ids, n=4, temperature=0.7, max_tokens=24, seed=11)
-    samples = [parts.Sample(ids[j], o["token_ids"], o["logprobs"], rows[j]) for j in range(2) for o in outs[j]]
-    [[mb]] = parts.micro_batches(samples, 1, 8, tok.pad_token_id)
+    samples = [Sample(ids[j], o["token_ids"], o["logprobs"], rows[j]) for j in range(2) for o in outs[j]]
+    [[mb]] = micro_batches(samples, 1, 8, tok.pad_token_id)
     mask = mb["loss_mask"][:, 1:].bool()
     gap = {}
     with torch.no_grad():

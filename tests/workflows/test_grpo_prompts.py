@@ -1,6 +1,6 @@
 """GRPO prompt rows: one column schema across sources, so every reward sees its columns."""
 from align.config import DataSource
-from align.workflows.grpo_parts import load_prompt_rows, pick_prompts
+from align.data.prompts import load_prompt_rows, pick_prompts
 
 
 def test_rows_of_mixed_sources_share_one_schema():
@@ -22,7 +22,7 @@ def test_prompt_picks_are_deterministic_per_step():
 
 
 def test_sources_are_drawn_at_the_ratios_of_their_weights():
-    from align.workflows.grpo_parts import load_prompt_pool
+    from align.data.prompts import load_prompt_pool
 
     rows, weights = load_prompt_pool([DataSource("builtin:math", max_rows=300, weight=1.0),
                                       DataSource("builtin:code", max_rows=30, weight=3.0)])

@@ -7,7 +7,9 @@ import torch
 
 from align.config import ConfigError, DataSource, load_recipe
 from align.workflows import grpo
-from align.workflows.grpo_parts import Sample, completion_for, load_prompt_rows
+from align.data.prompts import load_prompt_rows
+from align.data.rollouts import Sample
+from align.workflows.grpo_rewards import completion_for
 from align.workflows.grpo_rewards import check_reward_models, model_name
 
 RECIPE = "recipes/v2_grpo.yaml"
@@ -127,7 +129,7 @@ def test_a_batch_that_does_not_split_evenly_is_refused_with_its_numbers():
 
 
 def test_overlong_masking_takes_truncated_completions_out_of_the_loss():
-    from align.workflows.grpo_parts import micro_batches, loss_tokens, to_encoded
+    from align.data.rollouts import loss_tokens, micro_batches, to_encoded
 
     done = Sample([1, 2], [3, 4, 5], [0.0] * 3, {"prompt": "q"}, finish_reason="stop")
     cut = Sample([1, 2], [6, 7, 8, 9], [0.0] * 4, {"prompt": "q"}, finish_reason="length")
