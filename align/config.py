@@ -233,6 +233,9 @@ class GRPOConfig:
     router: Literal["freeze", "train"] = "freeze"  # MoE router weights in RL (NeMo-RL freezes them)
     aux_loss_coef: float = 0.0  # MoE balance loss in RL (off, as NeMo-RL: it shifts log-probs between updates)
     routing_replay: Literal["off", "r2", "r3"] = "off"  # r2: updates replay the old-policy forward's experts
+    # recipe key `async`. one_step: the engines generate batch t+1 with the weights of step t-1 while the trainers
+    # train on batch t (verl's one-step-off policy); the rollout correction weighs the staleness
+    async_mode: Literal["off", "one_step"] = field(default="off", metadata={"key": "async"})
     logprob_chunk_tokens: int = 1024  # completion tokens per chunk of the vocabulary projection
     max_reward_failure_frac: float = 0.5  # a reward function failing on more of a batch stops the run
     eval_every: int = 0  # also evaluate every k steps (0: only before and after the stage)
@@ -340,24 +343,29 @@ def _closest(name: str, options: list[str]) -> str:
 def build(cls: type, data: dict, prefix: str = "") -> Any:
     """Build frozen dataclass `cls` from a plain mapping, validating every key."""
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls)]
+    names = [_key(f) for f in fields(cls)]
     for key in data:
         if key not in names:
             full = [prefix + n for n in names]
             raise ConfigError(f"Unknown key `{prefix}{key}`.{_closest(prefix + str(key), full)}")
     kwargs = {}
     for f in fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _convert(data[f.name], hints[f.name], prefix + f.name)
+        if _key(f) in data:
+            kwargs[f.name] = _convert(data[_key(f)], hints[f.name], prefix + _key(f))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"Missing required key `{prefix}{f.name}`.")
+            raise ConfigError(f"Missing required key `{prefix}{_key(f)}`.")
     return cls(**kwargs)
+
+
+def _key(f) -> str:
+    """A field's recipe key: its name, or `metadata["key"]` where the name cannot be one (`async`)."""
+    return f.metadata.get("key", f.name)
 
 
 def to_dict(cfg: Any) -> Any:
     """A frozen config back to plain YAML-able data (tuples become lists)."""
     if is_dataclass(cfg):
-        return {f.name: to_dict(getattr(cfg, f.name)) for f in fields(cfg)}
+        return {_key(f): to_dict(getattr(cfg, f.name)) for f in fields(cfg)}
     if isinstance(cfg, (list, tuple)):
         return [to_dict(v) for v in cfg]
     if isinstance(cfg, dict):

@@ -70,9 +70,16 @@ class HybridEngine:
     # ------------------------------------------------------------------ rollouts
     def generate(self, prompt_ids: list[list[int]], n: int, **sampling) -> tuple[list[list[dict]], float]:
         """n completions per prompt (RolloutEngine.generate's dicts) in prompt order, and the seconds it took."""
+        return self.generate_later(prompt_ids, n, **sampling)()
+
+    def generate_later(self, prompt_ids: list[list[int]], n: int, **sampling):
+        """Start generating now and return a function that waits for (outputs, seconds): the engines work while
+        the caller trains (one-step-off async). The engines keep the weights they have until the next sync,
+        which runs after they finish (an actor takes one call at a time)."""
         self.scheduler.before_generate()
         t0 = time.perf_counter()
-        return generate_over(self.engines, prompt_ids, n, **sampling), time.perf_counter() - t0
+        collect = submit_over(self.engines, prompt_ids, n, **sampling)
+        return lambda: (collect(), time.perf_counter() - t0)
 
     def routes(self, sequences: list[list[int]]) -> list:
         """R3: the experts vLLM routes every token of each sequence to ([len, L, k] each), spread over the engines
@@ -233,12 +240,20 @@ class HybridEngine:
 def generate_over(engines: list, prompt_ids: list[list[int]], n: int, **sampling) -> list[list[dict]]:
     """n completions per prompt from a pool of RolloutEngine actors: prompt j goes to engine j mod len(engines)
     (every request carries its seed, so the split does not change the samples); results in prompt order."""
+    return submit_over(engines, prompt_ids, n, **sampling)()
+
+
+def submit_over(engines: list, prompt_ids: list[list[int]], n: int, **sampling):
+    """`generate_over`, started: returns the function that waits for its results."""
     import ray
 
     k = len(engines)
     parts = [(i, prompt_ids[i::k]) for i in range(k) if prompt_ids[i::k]]
-    got = ray.get([engines[i].generate.remote(ids, n=n, **sampling) for i, ids in parts])
-    out: list = [None] * len(prompt_ids)
-    for (i, _), outs in zip(parts, got):
-        out[i::k] = outs
-    return out
+    refs = [engines[i].generate.remote(ids, n=n, **sampling) for i, ids in parts]
+
+    def collect() -> list[list[dict]]:
+        out: list = [None] * len(prompt_ids)
+        for (i, _), outs in zip(parts, ray.get(refs)):
+            out[i::k] = outs
+        return out
+    return collect

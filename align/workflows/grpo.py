@@ -105,6 +105,7 @@ def _check_inputs(cfg) -> None:
         common.check_batching(g.prompts_per_step * g.group_size, g.micro_batch_size, cfg.trainer.num_workers,
                               f"`{key}.prompts_per_step` x `{key}.group_size` (the batch) or `{key}.micro_batch_size`")
         _check_routing_replay(g, key, cfg.model.path)
+        _check_async(cfg, g, key)
         load_prompt_rows(sc.prompts + sc.eval_prompts)
         ref = sc.reference if sc.reference not in (None, "start") else cfg.reference
         if ref and not ref.startswith("builtin:") and not (Path(ref) / "config.json").exists():
@@ -130,6 +131,23 @@ def check_local_cpus(cfg) -> None:
                           "machine's cores); Ray would wait for them forever. Lower those (fractions such as 0.5 are "
                           "fine: a slot is a reservation, threads are `trainer.threads_per_worker`) or join a cluster "
                           "with `cluster.address`.")
+
+
+def _check_async(cfg, g, key: str) -> None:
+    """One-step-off generation overlaps training, so it needs engines of their own and one batch per draw."""
+    if g.async_mode == "off":
+        return
+    clashes = {"rollout.placement: colocated (engines and trainers would share the accelerators they overlap on)":
+               cfg.rollout.placement == "colocated",
+               f"{key}.dynamic_sampling (its extra draws would wait for the training they should overlap)":
+               g.dynamic_sampling,
+               f"{key}.routing_replay: r3 (the routes would be read after the next batch, from later weights)":
+               g.routing_replay == "r3",
+               "rollout.sync_every other than 1 (the batches would be more than one update behind)":
+               cfg.rollout.sync_every != 1}
+    if bad := [k for k, v in clashes.items() if v]:
+        raise ConfigError(f"`{key}.async: {g.async_mode}` cannot be combined with {'; '.join(bad)}. Turn those off "
+                          f"or set `{key}.async: off`.")
 
 
 def _check_routing_replay(g, key: str, model_path: str) -> None:
@@ -273,16 +291,29 @@ def _before(out: Path, start: int, evaluate_now) -> dict:
 # ---------------------------------------------------------------------- the loop
 def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLog, start: int, out: Path,
                clock: tuple[float, float], evaluator) -> None:
-    """Steps `start`..`steps`: a GRPO step, the weight sync, metrics, checkpoints, evaluations."""
+    """Steps `start`..`steps`: a GRPO step, the weight sync, metrics, checkpoints, evaluations.
+
+    With `grpo.async: one_step` the next step's batch is generated while this step trains (with the weights
+    the engines hold, one update behind) and waited for before the sync; a checkpoint keeps it, so a resumed
+    run trains on the same batch."""
     g = sc.grpo
+    one_step = g.async_mode == "one_step"
+    pending = _load_pending(out, start) if one_step else None
     bar = common.progress(g.steps, start, f"grpo stage {out.name[-1]}")
     try:
         for step in range(start, g.steps):
             lr = lr_at(step, g.steps, sc.optim.lr, int(sc.optim.warmup_ratio * g.steps), sc.optim.min_lr_ratio,
                        sc.optim.schedule)
             t0 = time.perf_counter()
-            metrics = grpo_step(cfg, sc, hybrid, tok, pool, rewards, step, lr)
+            first, stale = (pending(), 1) if pending else (None, 0)
+            batch = _rollouts(cfg, sc, hybrid, tok, pool, rewards, step, first)
+            pending = _draw(cfg, sc, hybrid, tok, pool, rewards, step + 1) if one_step and step + 1 < g.steps else None
+            metrics = grpo_step(sc, hybrid, tok, batch, rewards, lr)
             metrics |= routing_log.log_step(out, step + 1, metrics.pop("routing_counts"))
+            if one_step:  # the engines finish the next batch with the weights they hold, then take the new ones
+                t1 = time.perf_counter()
+                pending = pending and _resolved(pending())
+                metrics |= {"async/staleness": stale, "async/wait_seconds": time.perf_counter() - t1}
             if (step + 1) % cfg.rollout.sync_every == 0:
                 metrics.update(hybrid.sync())
             metrics["step_seconds"] = time.perf_counter() - t0  # rollouts, rewards, training and the sync
@@ -291,6 +322,7 @@ def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLo
                 metrics.update({f"eval/{k}": v for k, v in evaluator().items()})
             log.log(step + 1, lr=lr, **metrics)
             if g.save_every and (step + 1) % g.save_every == 0 and step + 1 < g.steps:
+                _save_pending(out, step + 1, pending)
                 common.save_checkpoint(hybrid.trainers_ready().group, out, step + 1, clock[1] + time.time() - clock[0])
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics.get('kl', 0):.3f}")
@@ -298,10 +330,30 @@ def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLo
         bar.close()
 
 
-def grpo_step(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, lr: float) -> dict:
-    """One step; `pool` = (prompt rows, their sampling weights)."""
+def _resolved(result):
+    return lambda: result
+
+
+def _save_pending(out: Path, step: int, pending) -> None:
+    """One-step-off: the batch generated for `step` goes beside the checkpoint of `step` (written first)."""
+    if pending is not None:
+        torch.save(pending(), out / "checkpoints" / f"pending_step_{step}.pt")
+
+
+def _load_pending(out: Path, start: int):
+    path = out / "checkpoints" / f"pending_step_{start}.pt"
+    if start == 0 or not path.exists():
+        if start:
+            print(f"[align] resume: no pending batch for step {start + 1} ({path.name}); generating it now with the "
+                  "resumed weights (this step is not one update behind)", flush=True)
+        return None
+    return _resolved(torch.load(path, weights_only=False))
+
+
+def grpo_step(sc, hybrid: HybridEngine, tok, batch, rewards, lr: float) -> dict:
+    """The training half of a step on a scored batch (samples, reward values per function, rollout metrics)."""
     g = sc.grpo
-    samples, values, metrics = _rollouts(cfg, sc, hybrid, tok, pool, rewards, step)
+    samples, values, metrics = batch
     if g.routing_replay == "r3":  # the rollout engine's experts for every token, replayed in every trainer forward
         t0 = time.perf_counter()
         for s, r in zip(samples, hybrid.routes([s.prompt_ids + s.completion_ids for s in samples])):
@@ -354,12 +406,30 @@ def _per_update(updates: list[dict]) -> dict:
     return out
 
 
-def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int):
-    """Generate and score a batch of `prompts_per_step` groups. With `dynamic_sampling` (DAPO), groups whose
-    rewards are all equal carry no signal: they are dropped and more prompts are drawn (`draw` 1, 2, ...,
-    each deterministic per (seed, step, draw)) until the batch is full or `max_sampling_rounds` draws were
-    made; a batch still short is filled with dropped groups (advantage 0), so its size never changes.
-    Returns (samples, reward values per function, metrics); the reward metrics cover every sample drawn."""
+def _draw(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, draw: int = 0):
+    """Start generating draw `draw` of `step` (prompts and seed fixed by (seed, step, draw)); returns the function
+    that waits for it and scores it: (samples, reward values per function, reward metrics, generation seconds)."""
+    g = sc.grpo
+    rows = pick_prompts(*pool, n=g.prompts_per_step, seed=cfg.run.seed, step=step, draw=draw)
+    ids = [prompt_ids(tok, r) for r in rows]
+    wait = hybrid.generate_later(ids, g.group_size, **sampling(g, tok), seed=cfg.run.seed * 100003 + step + 7919 * draw)
+
+    def finish():
+        outs, secs = wait()
+        samples = to_samples(tok, rows, ids, outs)
+        hybrid.reward_models()
+        values, m = score(samples, rewards.fns, g.max_reward_failure_frac)
+        return samples, values, m, secs
+    return finish
+
+
+def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, first=None):
+    """Generate and score a batch of `prompts_per_step` groups (`first`: its first draw, already made). With
+    `dynamic_sampling` (DAPO), groups whose rewards are all equal carry no signal: they are dropped and more
+    prompts are drawn (`draw` 1, 2, ..., each deterministic per (seed, step, draw)) until the batch is full or
+    `max_sampling_rounds` draws were made; a batch still short is filled with dropped groups (advantage 0), so
+    its size never changes. Returns (samples, reward values per function, metrics); the reward metrics cover
+    every sample drawn."""
     from align.algos.combine import combine, reward_matrix
     from align.algos.grpo import informative_groups
 
@@ -367,18 +437,14 @@ def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int):
     G, want = g.group_size, g.prompts_per_step
     kept, spare, drawn, metrics, gen_s = [], [], [], [], 0.0
     for draw in range(g.max_sampling_rounds if g.dynamic_sampling else 1):
-        rows = pick_prompts(*pool, n=want, seed=cfg.run.seed, step=step, draw=draw)
-        ids = [prompt_ids(tok, r) for r in rows]
-        outs, secs = hybrid.generate(ids, G, **sampling(g, tok), seed=cfg.run.seed * 100003 + step + 7919 * draw)
-        samples = to_samples(tok, rows, ids, outs)
-        hybrid.reward_models()
-        values, m = score(samples, rewards.fns, g.max_reward_failure_frac)
+        samples, values, m, secs = first if draw == 0 and first else _draw(cfg, sc, hybrid, tok, pool, rewards, step,
+                                                                          draw)()
         gen_s, metrics = gen_s + secs, metrics + [m]
         matrix = reward_matrix(values)
         raw = combine(matrix, rewards.weights)
         drawn.append(raw)
         useful = informative_groups(raw, G, ~torch.isnan(matrix).all(-1)) if g.dynamic_sampling else None
-        for b in range(len(rows)):
+        for b in range(len(samples) // G):
             group = (samples[b * G:(b + 1) * G], [v[b * G:(b + 1) * G] for v in values])
             (kept if useful is None or useful[b] else spare).append(group)
         if len(kept) >= want:
@@ -390,11 +456,19 @@ def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int):
     every = torch.cat(drawn)
     out = {k: sum(m[k] for m in metrics) / len(metrics) for k in metrics[0]}
     out |= {"reward_mean": float(every.mean()), "generation_seconds": gen_s,
-            "tokens_per_second": sum(len(s.completion_ids) for s in samples) / max(gen_s, 1e-9)}
+            "tokens_per_second": sum(len(s.completion_ids) for s in samples) / max(gen_s, 1e-9),
+            "batch/prompt_hash": _prompt_hash(samples)}
     if g.dynamic_sampling:
         out |= {"dynamic/draws": len(drawn), "dynamic/drawn_groups": len(drawn) * want,
                 "dynamic/kept_groups": informative, "dynamic/filled_groups": want - informative}
     return samples, values, out
+
+
+def _prompt_hash(samples) -> int:
+    """A fingerprint of the batch's prompts, in order (which data a step trained on, comparable across runs)."""
+    import zlib
+
+    return zlib.crc32(",".join(str(t) for s in samples for t in s.prompt_ids).encode())
 
 
 def _advantages(sc, weights: list[float], values, per_rank, n: int):

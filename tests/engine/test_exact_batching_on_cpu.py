@@ -21,7 +21,7 @@ def setup():
     import ray
 
     from align.models.builtin import init_path
-    from align.workflows import common, grpo
+    from align.workflows import common
     from engine.trainer import collate
 
     cfg = load_recipe("recipes/v2_grpo.yaml", ["model.path=builtin:tiny-v2@init", "trainer.num_workers=2",
@@ -34,7 +34,7 @@ def setup():
         enc.append(Encoded(tuple(ids), (0,) * p + (1,) * c))
     adv = torch.randn(N, generator=g)
     path = init_path()
-    trainers = common.start_trainers(grpo._as_sft_like(cfg, cfg.stage1), path, N, micro=MICRO, freeze_router=True)
+    trainers = common.start_trainers(cfg, path, N, micro=MICRO, freeze_router=True, optim=cfg.stage1.optim)
     per_rank = []
     for r in range(WORKERS):
         idx = list(range(r, N, WORKERS))

@@ -71,13 +71,12 @@ def lora_trainer():
 
     from align.config import load_recipe
     from align.models.builtin import init_path
-    from align.workflows import common, grpo
+    from align.workflows import common
 
     cfg = load_recipe("recipes/v2_grpo.yaml", ["model.path=builtin:tiny-v2@init", "trainer.num_workers=1",
                                                "trainer.threads_per_worker=1", "stage1.grpo.micro_batch_size=4",
                                                "model.lora={r: 4, alpha: 8.0}"])
-    trainers = common.start_trainers(grpo._as_sft_like(cfg, cfg.stage1), str(init_path()), 4, micro=4,
-                                     freeze_router=True)
+    trainers = common.start_trainers(cfg, str(init_path()), 4, micro=4, freeze_router=True, optim=cfg.stage1.optim)
     yield trainers
     trainers.kill()
     ray.shutdown()
