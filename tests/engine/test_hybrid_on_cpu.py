@@ -30,6 +30,16 @@ def test_a_killed_actor_is_named_and_the_living_are_not(ray_local):
     ray.get([reference.__ray_ready__.remote(), server.__ray_ready__.remote()])
     assert hybrid.dead_actors() == []  # negative control: nothing is reported while all live
     ray.kill(server)
-    assert hybrid.dead_actors() == ["reward-model server 0"]
+    assert _once_settled(hybrid, 1) == ["reward-model server 0"]
     ray.kill(reference)
-    assert hybrid.dead_actors() == ["the KL reference", "reward-model server 0"]
+    assert _once_settled(hybrid, 2) == ["the KL reference", "reward-model server 0"]
+
+
+def _once_settled(hybrid, n: int, timeout: float = 30.0) -> list:
+    """`ray.kill` returns before the actor is gone: ask until `n` are reported (or time runs out)."""
+    import time
+
+    deadline = time.time() + timeout
+    while len(dead := hybrid.dead_actors()) < n and time.time() < deadline:
+        time.sleep(0.5)
+    return dead
