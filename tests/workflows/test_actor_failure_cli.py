@@ -1,6 +1,7 @@
 """A rollout engine killed mid-run (SIGKILL of its process) must not hang the run: it stops within a bounded
 time, names the engine, leaves its last checkpoint intact, and `run.resume=true` continues to the end with every
 step logged once."""
+import pytest
 import json
 import os
 import signal
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from tests.workflows.cli import REPO, run_align as align
 from tests.workflows.test_grpo_cli import SHORT
+
+pytestmark = pytest.mark.slow  # two CLI runs, ~2.5 min: run with -m slow
 
 ARGS = [a for a in SHORT if not a.startswith(("stage1.grpo.steps", "stage1.grpo.routing_replay"))]
 ARGS += ["stage1.grpo.steps=3", "stage1.grpo.save_every=1", "rollout.sync_timeout_s=30"]

@@ -27,6 +27,7 @@ def runs(tmp_path_factory):
     return tmp / "sync", tmp / "async"
 
 
+@pytest.mark.slow
 def test_async_trains_on_the_same_batches_one_update_behind(runs):
     sync, one_step = (_steps(out) for out in runs)
     assert len(sync) == len(one_step) == 3

@@ -121,6 +121,7 @@ def test_an_r2_run_killed_mid_stage_resumes_exactly(grpo_run, tmp_path):
         assert r["update2/routing/same_set/l3"] == pytest.approx(ref[s]["update2/routing/same_set/l3"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_an_engine_pool_gives_the_run_of_one_engine(grpo_run, tmp_path):
     """Two rollout engines: the prompts are split between them, both are synced and checked (start and end), and
     with the same seed every step equals the one-engine run (per-request seeds, so the split does not matter)."""
@@ -144,6 +145,7 @@ def test_an_engine_pool_gives_the_run_of_one_engine(grpo_run, tmp_path):
         assert a["logprob_mismatch"] < 1e-4
 
 
+@pytest.mark.slow
 def test_a_colocated_run_swaps_for_real_and_stays_synced(tmp_path):
     """`rollout.placement=colocated` on CPU: the trainer and the reference really free their states between phases
     (a wrong order would read freed weights and be refused), the sync happens with the trainer resident, and the

@@ -10,6 +10,8 @@ from tests.workflows.cli import run_align as align
 from tests.workflows.test_grpo_cli import SHORT as GRPO
 from tests.workflows.test_sft_cli import SHORT as SFT
 
+pytestmark = pytest.mark.slow  # four CLI runs, ~4 min: run with -m slow
+
 TWO_RANKS = ["trainer.num_workers=2", "trainer.cpus_per_worker=0.5", "trainer.threads_per_worker=1"]
 SFT_ARGS = [*SFT, *TWO_RANKS, "data.samples_per_epoch=32", "sft.epochs=1", "eval.enabled=false", "sft.save_every=100"]
 GRPO_ARGS = [a for a in GRPO if not a.startswith(("stage1.grpo.steps", "stage1.grpo.routing_replay"))]

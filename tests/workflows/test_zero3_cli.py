@@ -10,6 +10,8 @@ from tests.workflows.cli import run_align as align, weights
 from tests.workflows.test_rm_cli import _args as rm_args, _pairs, _write
 from tests.workflows.test_sft_cli import SHORT as SFT
 
+pytestmark = pytest.mark.slow  # four CLI runs, ~2.5 min: run with -m slow
+
 RANKS = ["trainer.num_workers=2", "trainer.cpus_per_worker=1", "trainer.threads_per_worker=1"]
 
 
