@@ -6,14 +6,16 @@ trained by `align rm`, served as Ray actors, optionally mixed with rule-based re
 `stages` picks which run; each stage starts from the previous stage's `final/` and
 writes its own `stageN/` folder (metrics, checkpoints, summary, final).
 
-One driver process controls Ray actors: N vLLM rollout engines, M DeepSpeed training
-workers (the SFT worker, objective "grpo"), a frozen reference model and the rewards
-(guarded, in the driver's reward thread pool; the code reward runs every completion in
+One driver process controls Ray actors through one surface, engine.hybrid.HybridEngine: N vLLM
+rollout engines, M DeepSpeed training workers (the SFT worker, objective "grpo"), a frozen
+reference model and the reward-model servers, each call in its swap phase; the rewards are
+guarded functions in the driver's reward thread pool (the code reward runs every completion in
 its own sandboxed process tree). Each step:
 
   prompts -> G completions each (vLLM) -> rewards -> group-normalised advantages
   -> reference and old log-probs -> `updates_per_batch` clipped policy updates
   -> weight sync to every rollout engine (every `rollout.sync_every` steps)
+(`grpo.async: one_step`: the next step's generation overlaps this step's training.)
 
 The KL reference of every stage is the SFT model (`model.path`) unless the recipe says
 otherwise (`reference`, or `stageN.reference: start` for the stage's own starting
