@@ -165,10 +165,10 @@ class RolloutEngine:
                                                                cpu_workarounds and not self.on_gpu))
 
     def receive_plain(self, nbytes: int, bucket_bytes: int) -> float:
-        """Benchmark baseline: receive raw bytes over the sync group (engine.sync_group.send_plain); seconds."""
+        """Benchmark baseline: receive raw bytes over the sync group (engine.sync_group.plain); seconds."""
         from engine import sync_group
 
-        return max(self.llm.collective_rpc(sync_group.receive_plain_worker, args=(nbytes, bucket_bytes)))
+        return max(self.llm.collective_rpc(sync_group.plain_worker, args=(nbytes, bucket_bytes)))
 
     def _load(self, target, timeout, args) -> dict:
         """Run a weight-loading `collective_rpc` target in every worker; the engine's stats."""

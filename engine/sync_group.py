@@ -190,19 +190,11 @@ def receive(group: SyncGroup) -> Iterator[Named]:
         taken.release()  # never leave the reader blocked; a caller must still drain the stream (receive_worker)
 
 
-def send_plain(group: SyncGroup, nbytes: int, bucket_bytes: int) -> float:
-    """Benchmark baseline: `nbytes` of raw uint8 in `bucket_bytes` pieces through the same group; seconds."""
+def plain(group: SyncGroup, nbytes: int, bucket_bytes: int) -> float:
+    """Benchmark baseline: `nbytes` of raw uint8 in `bucket_bytes` pieces through the group, no packing and no
+    loading (rank 0 sends, the others receive: a broadcast is the same call on every rank); seconds."""
     t0, left = time.perf_counter(), nbytes
-    buf = torch.ones(min(bucket_bytes, nbytes), dtype=torch.uint8, device=group.device)
-    while left > 0:
-        group.broadcast(buf[: min(left, buf.numel())], "a plain buffer")
-        left -= buf.numel()
-    return time.perf_counter() - t0
-
-
-def receive_plain(group: SyncGroup, nbytes: int, bucket_bytes: int) -> float:
-    t0, left = time.perf_counter(), nbytes
-    buf = torch.empty(min(bucket_bytes, nbytes), dtype=torch.uint8, device=group.device)
+    buf = torch.zeros(min(bucket_bytes, nbytes), dtype=torch.uint8, device=group.device)
     while left > 0:
         group.broadcast(buf[: min(left, buf.numel())], "a plain buffer")
         left -= buf.numel()
@@ -233,5 +225,5 @@ def receive_worker(worker, expected: dict, config: dict, cpu_workarounds: bool) 
             pass
 
 
-def receive_plain_worker(worker, nbytes: int, bucket_bytes: int) -> float:
-    return receive_plain(worker._align_sync_group, nbytes, bucket_bytes)
+def plain_worker(worker, nbytes: int, bucket_bytes: int) -> float:
+    return plain(worker._align_sync_group, nbytes, bucket_bytes)

@@ -319,10 +319,10 @@ class TrainWorker:
         return {**stats, "rss_extra_mb": rss.extra_mb}
 
     def send_plain(self, nbytes: int, bucket_mb: float) -> float:
-        """Benchmark baseline: raw bytes through the same group (engine.sync_group.send_plain); seconds."""
+        """Benchmark baseline: raw bytes through the same group (engine.sync_group.plain); seconds."""
         from engine import sync_group
 
-        return sync_group.send_plain(self.sync_group, nbytes, int(bucket_mb * 2**20))
+        return sync_group.plain(self.sync_group, nbytes, int(bucket_mb * 2**20))
 
     def parameter_fingerprint(self) -> dict[str, float]:
         """Per-parameter sum of |w|: cheap evidence that parameters changed."""

@@ -37,23 +37,25 @@ def _nodes(proc) -> str:
     return next(line for line in proc.stdout.splitlines() if "trainer rank(s) on" in line)
 
 
-def test_sft_over_two_nodes_equals_one_node(cluster, tmp_path):
-    one = align("sft", "recipes/v2_chat.yaml", f"run.output_dir={tmp_path / 'one'}", *SFT_ARGS, "cluster.num_cpus=2")
+def _one_and_two_nodes(cluster, tmp_path, command: str, args: list):
+    """The same run on a local one-node Ray (`one/`) and on the two-node cluster, one rank per node (`two/`)."""
+    one = align(command, *args, f"run.output_dir={tmp_path / 'one'}", "cluster.num_cpus=2")
     assert one.returncode == 0, one.stderr[-3000:]
-    two = align("sft", "recipes/v2_chat.yaml", f"run.output_dir={tmp_path / 'two'}", *SFT_ARGS,
-                f"cluster.address={cluster.address}", "trainer.placement=STRICT_SPREAD")
+    two = align(command, *args, f"run.output_dir={tmp_path / 'two'}", f"cluster.address={cluster.address}",
+                "trainer.placement=STRICT_SPREAD")
     assert two.returncode == 0, two.stderr[-3000:]
+    return one, two
+
+
+def test_sft_over_two_nodes_equals_one_node(cluster, tmp_path):
+    one, two = _one_and_two_nodes(cluster, tmp_path, "sft", ["recipes/v2_chat.yaml", *SFT_ARGS])
     assert "2 trainer rank(s) on 1 node(s)" in _nodes(one) and "2 trainer rank(s) on 2 node(s)" in _nodes(two)
     a, b = _steps(tmp_path / "one", "loss"), _steps(tmp_path / "two", "loss")
     assert len(a) == len(b) == 2 and a == pytest.approx(b, abs=1e-6)
 
 
 def test_grpo_over_two_nodes_equals_one_node(cluster, tmp_path):
-    one = align("grpo", "recipes/v2_grpo.yaml", f"run.output_dir={tmp_path / 'one'}", *GRPO_ARGS, "cluster.num_cpus=2")
-    assert one.returncode == 0, one.stderr[-3000:]
-    two = align("grpo", "recipes/v2_grpo.yaml", f"run.output_dir={tmp_path / 'two'}", *GRPO_ARGS,
-                f"cluster.address={cluster.address}", "trainer.placement=STRICT_SPREAD")
-    assert two.returncode == 0, two.stderr[-3000:]
+    _, two = _one_and_two_nodes(cluster, tmp_path, "grpo", ["recipes/v2_grpo.yaml", *GRPO_ARGS])
     assert "on 2 node(s)" in _nodes(two)
     for key in ("reward_mean", "loss", "kl"):
         a, b = _steps(tmp_path / "one" / "stage1", key), _steps(tmp_path / "two" / "stage1", key)
