@@ -1,13 +1,18 @@
-"""GRPO step time, side by side on one machine and one batch: align vs TRL vs the bare parts.
+"""GRPO step time, side by side on one machine and one batch: align (sync and async) vs TRL vs the bare parts.
 
-    .venv/bin/python scripts/bench_grpo.py [--model PATH] [--prompts 8] [--group 8] [--new-tokens 64] [--steps 4]
+    .venv/bin/python scripts/bench_grpo.py [--model PATH] [--prompts 8] [--group 8] [--groups 4,8,16]
+                                           [--new-tokens 64] [--steps 5]
 
-(a) `align grpo` (vLLM rollout actor + DeepSpeed worker on Ray, weight sync every step);
-(b) TRL's GRPOTrainer on the same model and prompts (transformers generation: TRL's vLLM
-    colocate mode fails on DeepSeek-V2 weight sync, see PLATFORM.md);
-(c) the parts alone: vLLM generating the batch + DeepSpeed training on it, no orchestration.
-Each runs in its own process; step times skip the first (warm-up) step. The last line is
-`align_vs_trl_speedup=<x> align_vs_parts_ratio=<y>`.
+(a) `align grpo`, synchronous (vLLM rollout actor + DeepSpeed worker on Ray, weight sync every step);
+(b) `align grpo` with `grpo.async: one_step` (the engine generates batch t+1 while the trainer trains on
+    batch t; the trainer gets `--async-threads` threads, since the engine's core is busy generating);
+(c) TRL's GRPOTrainer on the same model and prompts (transformers generation: TRL's vLLM
+    colocate mode fails on DeepSeek-V2 weight sync, see PLATFORM.md), same precision (fp32);
+(d) the parts alone: vLLM generating the batch + one DeepSpeed step on it, no orchestration.
+Each runs in its own process; step times are medians that skip the first (warm-up) step. `--groups` repeats
+(a), (b) and (d) at other group sizes (TRL only at `--group`, or at every size with `--trl-every-group`).
+The last line is `align_vs_trl_speedup=<TRL / best align> align_vs_parts_ratio=<align sync / parts>
+async_vs_sync=<sync / async> async_vs_overlap_bound=<async / max(parts generate, parts train)>`.
 """
 from __future__ import annotations
 
@@ -32,26 +37,32 @@ def prompts(n: int) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- (a) align
-def bench_align(a) -> dict:
+def bench_align(a, one_step: bool = False) -> dict:
     out = Path(tempfile.mkdtemp()) / "run"
+    extra = ["stage1.grpo.async=one_step", f"trainer.threads_per_worker={a.async_threads}"] if one_step else []
     args = [sys.executable, "-m", "align.cli", "grpo", "recipes/v2_grpo.yaml", f"model.path={a.model}",
             f"run.output_dir={out}", "run.tensorboard=false", "stage1.rewards=[{fn: math_answer}]",
             f"stage1.prompts=[{{source: 'builtin:math', max_rows: {a.prompts}}}]",
             "stages=[1]", "stage1.eval_prompts=[]", f"stage1.grpo.steps={a.steps}", f"stage1.grpo.prompts_per_step={a.prompts}",
             f"stage1.grpo.group_size={a.group}", f"stage1.grpo.max_new_tokens={a.new_tokens}",
-            f"stage1.grpo.micro_batch_size={a.prompts * a.group}", "stage1.grpo.updates_per_batch=1"]
+            f"stage1.grpo.micro_batch_size={a.prompts * a.group}", "stage1.grpo.updates_per_batch=1", "stage1.grpo.temperature=1.0", *extra]
     proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(f"align grpo failed:\n{proc.stderr[-3000:]}")
     rows = [json.loads(x) for x in (out / "stage1" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in rows if "reward_mean" in r]
-    times = [r["generation_seconds"] + r["train_seconds"] + r.get("sync_seconds", 0.0) for r in steps[1:]]
     walls = [b["time"] - a_["time"] for a_, b in zip(steps, steps[1:])]
-    return {"step_seconds": statistics.median(walls), "phases_seconds": statistics.median(times),
-            "generation_seconds": statistics.median(r["generation_seconds"] for r in steps[1:]),
-            "train_seconds": statistics.median(r["train_seconds"] for r in steps[1:]),
-            "sync_seconds": statistics.median(r["sync_seconds"] for r in steps[1:]),
-            "completion_tokens": statistics.median(r["completion_len"] * a.prompts * a.group for r in steps[1:])}
+    keys = ["step_seconds", "generation_seconds", "reference_seconds", "train_seconds", "update_seconds",
+            "sync_seconds", "async/wait_seconds"]
+    out = {"step_seconds": statistics.median(walls)}  # wall between step logs: everything, evaluation excluded
+    out |= {f"logged_{k}" if k == "step_seconds" else k: statistics.median(r[k] for r in steps[1:])
+            for k in keys if k in steps[-1]}
+    out["completion_tokens"] = statistics.median(r["completion_len"] * a.prompts * a.group for r in steps[1:])
+    return out
+
+
+def bench_align_async(a) -> dict:
+    return bench_align(a, one_step=True)
 
 
 # ---------------------------------------------------------------------- (b) TRL
@@ -129,14 +140,17 @@ def _port() -> int:
 
 
 # ---------------------------------------------------------------------- driver
-def child(kind: str, a) -> dict:
+KINDS = {"parts": bench_parts, "align": bench_align, "align_async": bench_align_async, "trl": bench_trl}
+
+
+def child(kind: str, a, group: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, __file__, f"--_child={kind}", f"--model={a.model}", f"--prompts={a.prompts}",
-           f"--group={a.group}", f"--new-tokens={a.new_tokens}", f"--steps={a.steps}"]
+           f"--group={group}", f"--new-tokens={a.new_tokens}", f"--steps={a.steps}", f"--async-threads={a.async_threads}"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode or not lines:
-        raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"{kind} (G={group}) failed:\n{proc.stderr[-3000:]}")
     return json.loads(lines[-1][7:])
 
 
@@ -144,13 +158,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, help="HF folder (default: the built-in SFT run runs/v2_chat/final, else builtin base)")
     p.add_argument("--prompts", type=int, default=8)
-    p.add_argument("--group", type=int, default=8)
+    p.add_argument("--group", type=int, default=8, help="the group size of the headline comparison")
+    p.add_argument("--groups", default="", help="more group sizes for the growth table, e.g. 4,8,16")
+    p.add_argument("--trl-every-group", action="store_true", help="also run TRL at every size of --groups")
     p.add_argument("--new-tokens", type=int, default=64)
-    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--async-threads", type=int, default=1, help="trainer threads in the async run")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a._child:
-        print("RESULT " + json.dumps({"align": bench_align, "trl": bench_trl, "parts": bench_parts}[a._child](a)), flush=True)
+        print("RESULT " + json.dumps(KINDS[a._child](a)), flush=True)
         return
     if a.model is None:
         sft = REPO / "runs" / "v2_chat" / "final"
@@ -161,15 +178,37 @@ def main() -> None:
             from align.workflows.models import resolve_model
 
             a.model = resolve_model("builtin:tiny-v2")
-    print(f"[bench] model={a.model} prompts={a.prompts} group={a.group} new_tokens={a.new_tokens} steps={a.steps} "
-          f"cores={os.cpu_count()}", flush=True)
-    res = {}
-    for kind in ("parts", "align", "trl"):
-        res[kind] = child(kind, a)
-        print(f"[bench] {kind}: " + json.dumps({k: round(v, 3) for k, v in res[kind].items()}), flush=True)
-    speedup = res["trl"]["step_seconds"] / res["align"]["step_seconds"]
-    ratio = res["align"]["step_seconds"] / res["parts"]["step_seconds"]
-    print(f"align_vs_trl_speedup={speedup:.2f} align_vs_parts_ratio={ratio:.2f}")
+    groups = sorted({a.group, *(int(x) for x in a.groups.split(",") if x)})
+    print(f"[bench] model={a.model} prompts={a.prompts} groups={groups} new_tokens={a.new_tokens} steps={a.steps} "
+          f"cores={os.cpu_count()} async_threads={a.async_threads} precision=fp32", flush=True)
+    res: dict[int, dict] = {}
+    for G in groups:
+        res[G] = {}
+        for kind in KINDS:
+            if kind == "trl" and G != a.group and not a.trl_every_group:
+                continue
+            res[G][kind] = child(kind, a, G)
+            print(f"[bench] G={G} {kind}: " + json.dumps({k: round(v, 3) for k, v in res[G][kind].items()}), flush=True)
+    growth_table(res, a.prompts)
+    r = res[a.group]
+    best = min(r["align"]["step_seconds"], r["align_async"]["step_seconds"])
+    bound = max(r["parts"]["generation_seconds"], r["parts"]["train_seconds"])
+    print(f"align_vs_trl_speedup={r['trl']['step_seconds'] / best:.2f} "
+          f"align_vs_parts_ratio={r['align']['step_seconds'] / r['parts']['step_seconds']:.2f} "
+          f"async_vs_sync={r['align']['step_seconds'] / r['align_async']['step_seconds']:.2f} "
+          f"async_vs_overlap_bound={r['align_async']['step_seconds'] / bound:.2f}")
+
+
+def growth_table(res: dict, prompts: int) -> None:
+    """Seconds per step against the group size (and per sample, which stays flat or falls when growth is linear
+    or better)."""
+    kinds = [k for k in KINDS if any(k in r for r in res.values())]
+    print("[bench] seconds per step (per sample) by group size")
+    print("| G | " + " | ".join(kinds) + " |\n|---|" + "---|" * len(kinds))
+    for G, r in res.items():
+        cells = [f"{r[k]['step_seconds']:.2f} ({r[k]['step_seconds'] / (prompts * G):.3f})" if k in r else "-"
+                 for k in kinds]
+        print(f"| {G} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

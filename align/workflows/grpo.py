@@ -365,6 +365,7 @@ def grpo_step(sc, hybrid: HybridEngine, tok, batch, rewards, lr: float) -> dict:
     per_rank = micro_batches(samples, len(hybrid.trainers), g.micro_batch_size, tok.pad_token_id, g.mask_truncated)
     t0 = time.perf_counter()
     metrics |= _reference_and_old_logprobs(g, hybrid, per_rank)
+    metrics["reference_seconds"] = time.perf_counter() - t0  # the reference's (and old policy's) log-probs
     combined, adv, adv_stats = _advantages(sc, rewards.weights, values, per_rank, len(samples))
     set_advantages(per_rank, adv)
     n_tokens, slots = loss_tokens(per_rank), len(per_rank) * len(per_rank[0])
