@@ -81,6 +81,12 @@ class HybridEngine:
         collect = submit_over(self.engines, prompt_ids, n, **sampling)
         return lambda: (collect(), time.perf_counter() - t0)
 
+    def engine_seconds(self) -> float:
+        """How long the engines' last `generate` ran, on their own clocks (the slowest engine)."""
+        import ray
+
+        return max(ray.get([e.last_generate_seconds.remote() for e in self.engines]))
+
     def routes(self, sequences: list[list[int]]) -> list:
         """R3: the experts vLLM routes every token of each sequence to ([len, L, k] each), spread over the engines
         (which hold the same synced weights)."""

@@ -96,8 +96,15 @@ class RolloutEngine:
 
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
                                 logprobs=0, stop_token_ids=stop_token_ids or [])
+        t0 = time.perf_counter()
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompt_token_ids], params, use_tqdm=False)
+        self.generate_seconds = time.perf_counter() - t0
         return [[_completion(c) for c in o.outputs] for o in outs]
+
+    def last_generate_seconds(self) -> float:
+        """How long the last `generate` ran inside this engine (an async caller's own clock also counts the
+        time it spent elsewhere before collecting)."""
+        return getattr(self, "generate_seconds", 0.0)
 
     def score(self, sequences: list[list[int]], prompt_lens: list[int]) -> list[list[float]]:
         """Teacher-forced log-probs: out[i][j] = log p(seq[i][p + j] | seq[i][:p + j]), p = prompt_lens[i] >= 1."""

@@ -53,10 +53,10 @@ def bench_align(a, one_step: bool = False) -> dict:
     steps = [r for r in rows if "reward_mean" in r]
     walls = [b["time"] - a_["time"] for a_, b in zip(steps, steps[1:])]
     keys = ["step_seconds", "generation_seconds", "reference_seconds", "train_seconds", "update_seconds",
-            "sync_seconds", "async/wait_seconds"]
+            "sync_seconds", "async/wait_seconds", "async/generate_seconds"]
     out = {"step_seconds": statistics.median(walls)}  # wall between step logs: everything, evaluation excluded
-    out |= {f"logged_{k}" if k == "step_seconds" else k: statistics.median(r[k] for r in steps[1:])
-            for k in keys if k in steps[-1]}
+    out |= {f"logged_{k}" if k == "step_seconds" else k: statistics.median(r[k] for r in steps[1:] if k in r)
+            for k in keys if any(k in r for r in steps[1:])}
     out["completion_tokens"] = statistics.median(r["completion_len"] * a.prompts * a.group for r in steps[1:])
     return out
 
@@ -113,7 +113,7 @@ def bench_parts(a) -> dict:
           "zero_optimization": {"stage": 2}, "zero_allow_untested_optimizer": True, "steps_per_print": 10**9,
           "_optimizer": {"lr": 1e-5, "betas": [0.9, 0.95], "weight_decay": 0.0}}
     worker.setup(a.model, ds, seed=0)
-    gen, train = [], []
+    gen, train, tokens = [], [], []
     for step in range(a.steps):
         t0 = time.perf_counter()
         outs = engine.generate(ids, n=a.group, temperature=1.0, max_tokens=a.new_tokens, seed=step, stop_token_ids=[tok.eos_token_id])
@@ -123,8 +123,10 @@ def bench_parts(a) -> dict:
         t0 = time.perf_counter()
         worker.train_step([mb], 1e-5, "sft", token_scale=1.0 / max(1, sum(len(e.input_ids) for e in enc)), aux_coef=0.0)
         train.append(time.perf_counter() - t0)
+        tokens.append(sum(len(o["token_ids"]) for os_ in outs for o in os_))
     return {"step_seconds": statistics.median(g + t for g, t in zip(gen[1:], train[1:])),
-            "generation_seconds": statistics.median(gen[1:]), "train_seconds": statistics.median(train[1:])}
+            "generation_seconds": statistics.median(gen[1:]), "train_seconds": statistics.median(train[1:]),
+            "completion_tokens": statistics.median(tokens[1:])}
 
 
 def _recipe_threads() -> int:
@@ -164,6 +166,7 @@ def main() -> None:
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--async-threads", type=int, default=1, help="trainer threads in the async run")
+    p.add_argument("--only", default="", help=f"a subset of {','.join(KINDS)} (no last line unless all ran)")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a._child:
@@ -184,13 +187,15 @@ def main() -> None:
     res: dict[int, dict] = {}
     for G in groups:
         res[G] = {}
-        for kind in KINDS:
+        for kind in a.only.split(",") if a.only else KINDS:
             if kind == "trl" and G != a.group and not a.trl_every_group:
                 continue
             res[G][kind] = child(kind, a, G)
             print(f"[bench] G={G} {kind}: " + json.dumps({k: round(v, 3) for k, v in res[G][kind].items()}), flush=True)
     growth_table(res, a.prompts)
     r = res[a.group]
+    if set(r) != set(KINDS):
+        return
     best = min(r["align"]["step_seconds"], r["align_async"]["step_seconds"])
     bound = max(r["parts"]["generation_seconds"], r["parts"]["train_seconds"])
     print(f"align_vs_trl_speedup={r['trl']['step_seconds'] / best:.2f} "

@@ -316,6 +316,8 @@ def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLo
                 t1 = time.perf_counter()
                 pending = pending and _resolved(pending())
                 metrics |= {"async/staleness": stale, "async/wait_seconds": time.perf_counter() - t1}
+                if pending:  # the engines' own time for the next batch (generation_seconds counts until collected)
+                    metrics["async/generate_seconds"] = hybrid.engine_seconds()
             if (step + 1) % cfg.rollout.sync_every == 0:
                 metrics.update(hybrid.sync())
             metrics["step_seconds"] = time.perf_counter() - t0  # rollouts, rewards, training and the sync
