@@ -48,7 +48,8 @@ class HybridEngine:
         engines = [engine_cls.remote(policy_path, dtype=dtype, seed=seed + i, kv_cache_gib=r.kv_cache_gib,
                                      attention_backend=r.attention_backend, max_model_len=max_model_len,
                                      enable_sleep=r.placement == "colocated" and r.gpus_per_engine > 0,
-                                     prefix_caching=prefix_caching)
+                                     prefix_caching=prefix_caching, cpu_threads=r.cpu_threads,
+                                     cpu_offset=i * (r.cpu_threads or 0))
                    for i in range(r.num_engines)]
         # num_cpus=0: the reference only runs while the trainers wait, so it must not hold a CPU slot
         reference = None if ref_path is None else ray.remote(ReferenceWorker).options(

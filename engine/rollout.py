@@ -40,11 +40,13 @@ from engine import weight_sync as ws
 class RolloutEngine:
     def __init__(self, model_path: str, dtype: str = "float32", seed: int = 0, kv_cache_gib: float = 1.0,
                  max_model_len: int = 1024, gpu_memory_utilization: float = 0.4, enable_sleep: bool = False,
-                 attention_backend: str | None = None, prefix_caching: bool = True) -> None:
+                 attention_backend: str | None = None, prefix_caching: bool = True, cpu_threads: int | None = None,
+                 cpu_offset: int = 0) -> None:
         self._model_path = str(model_path)
         self.on_gpu = device.has_cuda()
         self.enable_sleep = enable_sleep and self.on_gpu  # vLLM refuses sleep mode on CPU
         self.in_process = _set_env(self.on_gpu, kv_cache_gib)
+        self.cpu_cores = None if self.on_gpu or cpu_threads is None else _bind_cores(cpu_threads, cpu_offset)
         self.config = ws.read_config(self._model_path)
         self.dtype = dtype
         self.backend = device.rollout_backend(self.config, dtype, requested=attention_backend)
@@ -80,7 +82,7 @@ class RolloutEngine:
         return {"model_path": self._model_path, "device": "cuda" if self.on_gpu else "cpu", "in_process": self.in_process,
                 "start_seconds": self.start_seconds,
                 "dtype": self.dtype, "attention_backend": self.backend.name, "backend_reason": self.backend.reason, "syncs": self.syncs, "sleep_enabled": self.enable_sleep,
-                "checkpoint_tensors": len(self.expected),
+                "checkpoint_tensors": len(self.expected), "cpu_cores": self.cpu_cores,
                 "workers": self.llm.llm_engine.vllm_config.parallel_config.world_size}
 
     # ------------------------------------------------------------------ generation
@@ -236,6 +238,25 @@ def _set_env(on_gpu: bool, kv_cache_gib: float) -> bool:
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(kv_cache_gib)))  # vLLM reads whole GiB
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     return os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
+
+
+def _bind_cores(n: int, offset: int) -> list[int]:
+    """Run the in-process CPU engine on n threads bound to n of this process's cores, from `offset` on (wrapping).
+
+    vLLM's own OpenMP binding (VLLM_CPU_OMP_THREADS_BIND) only acts in its multiprocess executor; in process it
+    sets torch to 1 thread unless OMP_NUM_THREADS is set. So: OMP_NUM_THREADS and torch's threads = n, and every
+    thread of this process (and those it starts later) pinned to the chosen cores."""
+    import torch
+
+    if n < 1:
+        raise ValueError(f"rollout.cpu_threads must be >= 1, got {n}")
+    cores = sorted(os.sched_getaffinity(0))
+    chosen = sorted({cores[(offset + i) % len(cores)] for i in range(min(n, len(cores)))})
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), chosen)
+    os.environ["OMP_NUM_THREADS"] = str(len(chosen))
+    torch.set_num_threads(len(chosen))
+    return chosen
 
 
 def _completion(c) -> dict:

@@ -3,12 +3,14 @@
     .venv/bin/python scripts/bench_grpo.py [--model PATH] [--prompts 8] [--group 8] [--groups 4,8,16]
                                            [--new-tokens 64] [--steps 5]
 
-(a) `align grpo`, synchronous (vLLM rollout actor + DeepSpeed worker on Ray, weight sync every step);
+(a) `align grpo`, synchronous (vLLM rollout actor + DeepSpeed worker on Ray, weight sync every step; the
+    engine on `--engine-threads` cores, `rollout.cpu_threads`);
 (b) `align grpo` with `grpo.async: one_step` (the engine generates batch t+1 while the trainer trains on
-    batch t; the trainer gets `--async-threads` threads, since the engine's core is busy generating);
+    batch t; the engine on 1 core, the trainer on `--async-threads` threads: they run at once);
 (c) TRL's GRPOTrainer on the same model and prompts (transformers generation: TRL's vLLM
     colocate mode fails on DeepSeek-V2 weight sync, see PLATFORM.md), same precision (fp32);
-(d) the parts alone: vLLM generating the batch + one DeepSpeed step on it, no orchestration.
+(d) the parts alone: vLLM generating the batch + one DeepSpeed step on it, no orchestration, in one process
+    (the engine with (a)'s threads).
 Each runs in its own process; step times are medians that skip the first (warm-up) step. `--groups` repeats
 (a), (b) and (d) at other group sizes (TRL only at `--group`, or at every size with `--trl-every-group`).
 The last line is `align_vs_trl_speedup=<TRL / best align> align_vs_parts_ratio=<align sync / parts>
@@ -39,7 +41,8 @@ def prompts(n: int) -> list[dict]:
 # ---------------------------------------------------------------------- (a) align
 def bench_align(a, one_step: bool = False) -> dict:
     out = Path(tempfile.mkdtemp()) / "run"
-    extra = ["stage1.grpo.async=one_step", f"trainer.threads_per_worker={a.async_threads}"] if one_step else []
+    extra = (["stage1.grpo.async=one_step", f"trainer.threads_per_worker={a.async_threads}", "rollout.cpu_threads=1"]
+             if one_step else [f"rollout.cpu_threads={a.engine_threads}"] if a.engine_threads else [])
     args = [sys.executable, "-m", "align.cli", "grpo", "recipes/v2_grpo.yaml", f"model.path={a.model}",
             f"run.output_dir={out}", "run.tensorboard=false", "stage1.rewards=[{fn: math_answer}]",
             f"stage1.prompts=[{{source: 'builtin:math', max_rows: {a.prompts}}}]",
@@ -107,7 +110,7 @@ def bench_parts(a) -> dict:
 
     tok = __import__("transformers").AutoTokenizer.from_pretrained(a.model)
     ids = [encode_prompt(tok, [{"role": "user", "content": r["prompt"]}]) for r in prompts(a.prompts)]
-    engine = RolloutEngine(a.model, kv_cache_gib=1, max_model_len=512)
+    engine = RolloutEngine(a.model, kv_cache_gib=1, max_model_len=512, cpu_threads=a.engine_threads)  # as align sync
     worker = TrainWorker(0, 1, "127.0.0.1", _port(), threads=_recipe_threads())  # as align's trainer
     ds = {"train_micro_batch_size_per_gpu": a.prompts * a.group, "gradient_accumulation_steps": 1, "gradient_clipping": 1.0,
           "zero_optimization": {"stage": 2}, "zero_allow_untested_optimizer": True, "steps_per_print": 10**9,
@@ -149,6 +152,7 @@ def child(kind: str, a, group: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, __file__, f"--_child={kind}", f"--model={a.model}", f"--prompts={a.prompts}",
            f"--group={group}", f"--new-tokens={a.new_tokens}", f"--steps={a.steps}", f"--async-threads={a.async_threads}"]
+    cmd += [f"--engine-threads={a.engine_threads}"] if a.engine_threads else []
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode or not lines:
@@ -166,6 +170,8 @@ def main() -> None:
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--async-threads", type=int, default=1, help="trainer threads in the async run")
+    p.add_argument("--engine-threads", type=int, default=None,
+                   help="rollout.cpu_threads of the sync run and the parts (default: the recipe's; vLLM's own choice)")
     p.add_argument("--only", default="", help=f"a subset of {','.join(KINDS)} (no last line unless all ran)")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -183,7 +189,7 @@ def main() -> None:
             a.model = resolve_model("builtin:tiny-v2")
     groups = sorted({a.group, *(int(x) for x in a.groups.split(",") if x)})
     print(f"[bench] model={a.model} prompts={a.prompts} groups={groups} new_tokens={a.new_tokens} steps={a.steps} "
-          f"cores={os.cpu_count()} async_threads={a.async_threads} precision=fp32", flush=True)
+          f"cores={os.cpu_count()} async_threads={a.async_threads} engine_threads={a.engine_threads} precision=fp32", flush=True)
     res: dict[int, dict] = {}
     for G in groups:
         res[G] = {}

@@ -126,6 +126,9 @@ def check_local_cpus(cfg) -> None:
     have = cfg.cluster.num_cpus or os.cpu_count()
     t, r = cfg.trainer, cfg.rollout
     need = t.num_workers * t.cpus_per_worker + r.num_engines * r.cpus_per_engine
+    if r.cpu_threads is not None and not 1 <= r.cpu_threads <= have:
+        raise ConfigError(f"`rollout.cpu_threads` is {r.cpu_threads}; each rollout engine's threads must be between 1 "
+                          f"and the {have} cores here (or unset: vLLM's own choice).")
     if need > have + 1e-9:
         raise ConfigError(f"the actors ask for {need:g} CPUs ({t.num_workers} trainer workers x `trainer.cpus_per_worker` "
                           f"{t.cpus_per_worker:g} + {r.num_engines} rollout engines x `rollout.cpus_per_engine` "

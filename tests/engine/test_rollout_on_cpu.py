@@ -107,3 +107,25 @@ def test_info_and_sleep_are_noops_on_cpu(engine, model_dir):
                                      "reason": "vLLM has no sleep mode on CPU"}
     assert engine.wake_up(tags=["weights"])["done"] is False
     assert engine.generate([[1, 5, 6]], temperature=0.0, max_tokens=2)[0][0]["finish_reason"] == "length"
+
+
+def test_cpu_threads_bind_the_engine_to_the_cores_asked_for(model_dir):
+    """`rollout.cpu_threads`: every thread of the engine's process, those vLLM starts included, runs on the cores
+    asked for (here the last one; unbound, they may run on any), and torch uses that many threads. A subprocess:
+    the binding would pin pytest."""
+    import os
+    import subprocess
+    import sys
+
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        pytest.skip("needs 2 cores")
+    code = ("import os, sys; from engine.rollout import RolloutEngine\n"
+            f"e = RolloutEngine({str(model_dir)!r}, kv_cache_gib=1, max_model_len=128, cpu_threads=1, cpu_offset={len(cores) - 1})\n"
+            "out = e.generate([[1, 5, 6]], n=2, temperature=1.0, max_tokens=4, seed=0)\n"
+            "import torch; masks = {tuple(sorted(os.sched_getaffinity(int(t)))) for t in os.listdir('/proc/self/task')}\n"
+            "print('RESULT', sorted(masks), e.info()['cpu_cores'], torch.get_num_threads(), len(out[0]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
+    assert line, proc.stderr[-2000:]
+    assert line[0] == f"RESULT [({cores[-1]},)] [{cores[-1]}] 1 2"

@@ -29,3 +29,12 @@ def test_actors_that_cannot_fit_the_local_cpus_are_refused(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "ask for 3 CPUs" in proc.stderr and "trainer.cpus_per_worker" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_rollout_cpu_threads_beyond_the_cores_are_refused(tmp_path):
+    out = tmp_path / "threads"
+    proc = align("grpo", "recipes/v2_grpo.yaml", f"run.output_dir={out}", "model.path=builtin:tiny-v2@init",
+                 "stages=[1]", "rollout.cpu_threads=3", "cluster.num_cpus=2", timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "`rollout.cpu_threads` is 3" in proc.stderr and "2 cores" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
