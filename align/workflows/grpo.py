@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -312,7 +313,8 @@ def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLo
             t0 = time.perf_counter()
             first, stale = (pending(), 1) if pending else (None, 0)
             batch = _rollouts(cfg, sc, hybrid, tok, pool, rewards, step, first)
-            pending = _draw(cfg, sc, hybrid, tok, pool, rewards, step + 1) if one_step and step + 1 < g.steps else None
+            pending = (_draw(cfg, sc, hybrid, tok, pool, rewards, step + 1, early_reference=_early_reference(g, hybrid))
+                       if one_step and step + 1 < g.steps else None)
             metrics = grpo_step(sc, hybrid, tok, batch, rewards, lr)
             metrics |= routing_log.log_step(out, step + 1, metrics.pop("routing_counts"))
             if one_step:  # the engines finish the next batch with the weights they hold, then take the new ones
@@ -358,19 +360,19 @@ def _load_pending(out: Path, start: int):
 
 
 def grpo_step(sc, hybrid: HybridEngine, tok, batch, rewards, lr: float) -> dict:
-    """The training half of a step on a scored batch (samples, reward values per function, rollout metrics)."""
+    """The training half of a step on a scored batch (samples, reward values per function, rollout metrics, and
+    its micro-batches with the reference log-probs when they were prepared early, else None)."""
     g = sc.grpo
-    samples, values, metrics = batch
+    samples, values, metrics, prepared = batch
     if g.routing_replay == "r3":  # the rollout engine's experts for every token, replayed in every trainer forward
         t0 = time.perf_counter()
         for s, r in zip(samples, hybrid.routes([s.prompt_ids + s.completion_ids for s in samples])):
             s.routes = r
         metrics["routing/rollout_routes_seconds"] = time.perf_counter() - t0
         metrics["routing/rollout_routes_bytes"] = sum(s.routes.numel() * s.routes.element_size() for s in samples)
-    per_rank = micro_batches(samples, len(hybrid.trainers), g.micro_batch_size, tok.pad_token_id, g.mask_truncated)
     t0 = time.perf_counter()
-    metrics |= _reference_and_old_logprobs(g, hybrid, per_rank)
-    metrics["reference_seconds"] = time.perf_counter() - t0  # the reference's (and old policy's) log-probs
+    per_rank, ref_metrics = prepared or prepare_batch(g, hybrid, tok, samples)
+    metrics |= ref_metrics
     combined, adv, adv_stats = _advantages(sc, rewards.weights, values, per_rank, len(samples))
     set_advantages(per_rank, adv)
     n_tokens, slots = loss_tokens(per_rank), len(per_rank) * len(per_rank[0])
@@ -387,6 +389,28 @@ def grpo_step(sc, hybrid: HybridEngine, tok, batch, rewards, lr: float) -> dict:
             "completion_len": float(lengths.mean()), "loss_tokens": n_tokens,
             "truncated_frac": sum(s.finish_reason == "length" for s in samples) / len(samples),
             "train_seconds": time.perf_counter() - t0}
+
+
+def prepare_batch(g, hybrid: HybridEngine, tok, samples) -> tuple[list, dict]:
+    """The batch as micro-batches per trainer rank, with the reference's (and where needed the old policy's)
+    log-probs attached; and their metrics (`reference_seconds`: the time they took)."""
+    per_rank = micro_batches(samples, len(hybrid.trainers), g.micro_batch_size, tok.pad_token_id, g.mask_truncated)
+    t0 = time.perf_counter()
+    metrics = _reference_and_old_logprobs(g, hybrid, per_rank)
+    metrics["reference_seconds"] = time.perf_counter() - t0
+    return per_rank, metrics
+
+
+def _early_reference(g, hybrid: HybridEngine) -> bool:
+    """One-step-off: the next batch's reference log-probs can be computed as soon as it is generated, while the
+    trainers still train on this one, when the reference is an actor of its own and nothing else of that batch
+    needs the trainers (old log-probs would have to wait for this step's update, and R3 is refused)."""
+    return hybrid.reference is not None and not _needs_old(g)
+
+
+def _needs_old(g) -> bool:
+    """Old-policy log-probs: with several updates per batch, KL in the reward, and R2/R3 (routes)."""
+    return g.updates_per_batch > 1 or g.kl_in_reward or g.routing_replay in ("r2", "r3")
 
 
 def _objective_kwargs(g, slots: int, n_tokens: int, n_seqs: int) -> dict:
@@ -414,20 +438,32 @@ def _per_update(updates: list[dict]) -> dict:
     return out
 
 
-def _draw(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, draw: int = 0):
+def _draw(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, draw: int = 0, early_reference: bool = False):
     """Start generating draw `draw` of `step` (prompts and seed fixed by (seed, step, draw)); returns the function
-    that waits for it and scores it: (samples, reward values per function, reward metrics, generation seconds)."""
+    that waits for it and scores it: (samples, reward values per function, reward metrics, generation seconds,
+    prepared). With `early_reference` (one-step-off async) a driver thread waits for the batch and has the
+    reference score it at once, on the cores the generation leaves free while the trainers are still busy with
+    the previous batch; `prepared` is then `prepare_batch`'s result, else None (the step prepares it)."""
     g = sc.grpo
     rows = pick_prompts(*pool, n=g.prompts_per_step, seed=cfg.run.seed, step=step, draw=draw)
     ids = [prompt_ids(tok, r) for r in rows]
     wait = hybrid.generate_later(ids, g.group_size, **sampling(g, tok), seed=cfg.run.seed * 100003 + step + 7919 * draw)
 
-    def finish():
+    def generated():
         outs, secs = wait()
         samples = to_samples(tok, rows, ids, outs)
+        return samples, secs, prepare_batch(g, hybrid, tok, samples) if early_reference else None
+
+    if early_reference:
+        ex = ThreadPoolExecutor(1, thread_name_prefix="early-reference")
+        generated = ex.submit(generated).result
+        ex.shutdown(wait=False)  # the thread ends with its one task
+
+    def finish():
+        samples, secs, prepared = generated()
         hybrid.reward_models()
         values, m = score(samples, rewards.fns, g.max_reward_failure_frac)
-        return samples, values, m, secs
+        return samples, values, m, secs, prepared
     return finish
 
 
@@ -436,8 +472,8 @@ def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, firs
     `dynamic_sampling` (DAPO), groups whose rewards are all equal carry no signal: they are dropped and more
     prompts are drawn (`draw` 1, 2, ..., each deterministic per (seed, step, draw)) until the batch is full or
     `max_sampling_rounds` draws were made; a batch still short is filled with dropped groups (advantage 0), so
-    its size never changes. Returns (samples, reward values per function, metrics); the reward metrics cover
-    every sample drawn."""
+    its size never changes. Returns (samples, reward values per function, metrics, prepared); the reward
+    metrics cover every sample drawn; `prepared` is the first draw's (see `_draw`) when it is the whole batch."""
     from align.algos.combine import combine, reward_matrix
     from align.algos.grpo import informative_groups
 
@@ -445,7 +481,7 @@ def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, firs
     G, want = g.group_size, g.prompts_per_step
     kept, spare, drawn, metrics, gen_s = [], [], [], [], 0.0
     for draw in range(g.max_sampling_rounds if g.dynamic_sampling else 1):
-        samples, values, m, secs = first if draw == 0 and first else _draw(cfg, sc, hybrid, tok, pool, rewards, step,
+        samples, values, m, secs, prepared = first if draw == 0 and first else _draw(cfg, sc, hybrid, tok, pool, rewards, step,
                                                                           draw)()
         gen_s, metrics = gen_s + secs, metrics + [m]
         matrix = reward_matrix(values)
@@ -469,7 +505,7 @@ def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, firs
     if g.dynamic_sampling:
         out |= {"dynamic/draws": len(drawn), "dynamic/drawn_groups": len(drawn) * want,
                 "dynamic/kept_groups": informative, "dynamic/filled_groups": want - informative}
-    return samples, values, out
+    return samples, values, out, prepared if len(drawn) == 1 and not g.dynamic_sampling else None
 
 
 def _prompt_hash(samples) -> int:
@@ -503,7 +539,7 @@ def _reference_and_old_logprobs(g, hybrid: HybridEngine, per_rank) -> dict:
     and without them for the metrics it returns)."""
     r2 = g.routing_replay == "r2"  # the old-policy forward records each token's experts for the updates
     r3 = g.routing_replay == "r3"  # ... or replays the rollout's, and also scores without them (metrics)
-    need_old = g.updates_per_batch > 1 or g.kl_in_reward or r2 or r3
+    need_old = _needs_old(g)
     lp = {"temperature": g.temperature, "chunk_tokens": g.logprob_chunk_tokens}  # the sampling policy's log-probs
     ref, old = hybrid.logprobs(per_rank, old=need_old, lp=lp, lp_old={"record_routes": r2, "without_replay": r3})
     it = iter(ref)
