@@ -1,12 +1,16 @@
 """One table comparing GRPO runs from their outputs: step time and its parts, sync, memory, held-out curve.
 
-    python scripts/compare_runs.py runs/cmp_dense runs/cmp_moe [--stage 1] [--markdown]
+    python scripts/compare_runs.py runs/cmp_dense runs/cmp_moe [--stage 1] [--curve reward_mean --plot curves.png]
 
 Reads each run's stage<N>/metrics.jsonl, summary.json and routing_load.jsonl (written by `align grpo`). Step
 figures are medians over the stage's steps (the first step is left out when there are more than two: it
 includes the start-up of lazily built kernels). Memory is the peak resident set of the trainer and rollout
 processes (`memory/*_peak_mb`). For MoE models the expert load is summarised per layer: the largest expert share
 times E (1.0 = balanced) at the first and last step, and the largest per-layer drift of the shares.
+
+`--curve KEY` compares one per-step figure across runs (e.g. sync vs async on the same seeds and steps): each
+run's mean and its standard error over the steps, the mean step-by-step difference from the first run with its
+standard error, and with `--plot` one picture of the curves.
 """
 from __future__ import annotations
 
@@ -52,11 +56,51 @@ def summarise(run: Path, stage: int) -> dict:
     return out
 
 
+def curves(runs: list[Path], stage: int, key: str, plot: Path | None) -> None:
+    """Per run: mean of `key` over the steps +- its standard error; the paired difference from the first run."""
+    series = {}
+    for run in runs:
+        rows = [r for r in _rows(run / f"stage{stage}" / "metrics.jsonl") if key in r and "reward_mean" in r]
+        series[run.name] = [(r["step"], r[key]) for r in rows]
+    base = dict(series[runs[0].name])
+    for name, pts in series.items():
+        vals = [v for _, v in pts]
+        if not vals:
+            print(f"[curve] {name}: no steps with {key}")
+            continue
+        line = f"[curve] {name}: {key} mean {statistics.mean(vals):.4f} +- {_stderr(vals):.4f} over {len(vals)} steps"
+        diffs = [v - base[s] for s, v in pts if s in base]
+        if name != runs[0].name and len(diffs) > 1:
+            line += f"; minus {runs[0].name}, step by step: {statistics.mean(diffs):+.4f} +- {_stderr(diffs):.4f}"
+        print(line)
+    if plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, pts in series.items():
+            ax.plot([s for s, _ in pts], [v for _, v in pts], marker="o", ms=3, label=name)
+        ax.set(xlabel="step", ylabel=key, title=f"stage {stage}: {key}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(plot, dpi=120)
+        print(f"[curve] wrote {plot}")
+
+
+def _stderr(vals: list[float]) -> float:
+    return statistics.stdev(vals) / len(vals) ** 0.5 if len(vals) > 1 else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--stage", type=int, default=1)
+    ap.add_argument("--curve", default=None, help="a per-step metric to compare (mean, standard error, paired diff)")
+    ap.add_argument("--plot", type=Path, default=None, help="with --curve: a PNG of the curves")
     args = ap.parse_args()
+    if args.curve:
+        curves(args.runs, args.stage, args.curve, args.plot)
     table = [summarise(r, args.stage) for r in args.runs]
     keys = list(dict.fromkeys(k for row in table for k in row))
     print("| " + " | ".join(keys) + " |")
