@@ -189,11 +189,10 @@ class RolloutConfig:
     dtype: Optional[Literal["float32", "bfloat16"]] = None  # None: model.dtype (bfloat16 on a float32 trainer adds mismatch)
     attention_backend: Optional[str] = None  # vLLM attention backend; None: engine.device.rollout_backend picks it
     kv_cache_gib: float = 1.0
-    # CPU only: each engine's OpenMP threads, bound to cores of their own (engine i takes cores i*n .. i*n+n-1);
-    # None: vLLM's choice, every core of the node but one it reserves for a scheduler process that an
-    # in-process engine (ours on CPU) does not have. In split placement without async, generation and training
-    # alternate, so the engine may take every core (as `trainer.threads_per_worker`); with `async: one_step`
-    # they run at once and oversubscribed cores are much slower than shared ones (README, Speed)
+    # CPU only: each engine's threads, pinned to cores of their own (engine i takes cores i*n .. i*n+n-1);
+    # None: vLLM's choice, which for an in-process engine (ours on CPU) is one torch thread, unpinned. More
+    # threads help large matmuls; the built-in tiny model generates no faster on 2 (README, Speed). Never
+    # oversubscribe with `async: one_step`, where generation and training run at once
     cpu_threads: Optional[int] = None
     sync_every: int = 1  # weight sync after every k policy updates
     # group: trainer rank 0 broadcasts `sync_bucket_mb` buckets over a gloo (CPU) / NCCL (GPU) group of its own
