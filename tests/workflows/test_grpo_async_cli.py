@@ -77,3 +77,16 @@ def test_a_killed_async_run_resumes_onto_the_same_batches(runs, tmp_path):
         assert a["batch/prompt_hash"] == b["batch/prompt_hash"] and a["async/staleness"] == b["async/staleness"]
         assert a["reward_mean"] == pytest.approx(b["reward_mean"], abs=1e-6)
         assert a["update2/loss"] == pytest.approx(b["update2/loss"], abs=1e-4)
+
+
+def test_async_on_cpu_notes_threads_beyond_the_cores(capsys):
+    """Engine and trainer threads run at once in async: more of them than cores is said before the run."""
+    from align.config import load_recipe
+    from align.workflows.grpo import _check_async
+
+    for threads, noted in ((2, True), (1, False)):
+        cfg = load_recipe("recipes/v2_grpo.yaml", [*ARGS, "stage1.grpo.async=one_step", "cluster.num_cpus=2",
+                                                   f"trainer.threads_per_worker={threads}"])
+        _check_async(cfg, cfg.stage1.grpo, "stage1.grpo")
+        out = capsys.readouterr().out
+        assert ("exceed the 2 cores" in out and "trainer.threads_per_worker` 2" in out) == noted, out
