@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--all-samples", action="store_true", help="keep every reply in FILE.samples.json, not the first")
     ap.add_argument("overrides", nargs="*")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
 
     from align.config import load_recipe
     from align.workflows import benchmarks, common
