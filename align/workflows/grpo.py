@@ -376,7 +376,8 @@ def _load_pending(out: Path, start: int):
             print(f"[align] resume: no pending batch for step {start + 1} ({path.name}); generating it now with the "
                   "resumed weights (this step is not one update behind)", flush=True)
         return None
-    return _resolved(torch.load(path, weights_only=False))
+    batch = tuple(torch.load(path, weights_only=False))
+    return _resolved(batch + (None,) * (5 - len(batch)))  # saved before batches carried their prepared reference
 
 
 def grpo_step(sc, hybrid: HybridEngine, tok, batch, rewards, lr: float) -> dict:
@@ -501,8 +502,8 @@ def _rollouts(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, step: int, firs
     G, want = g.group_size, g.prompts_per_step
     kept, spare, drawn, metrics, gen_s = [], [], [], [], 0.0
     for draw in range(g.max_sampling_rounds if g.dynamic_sampling else 1):
-        samples, values, m, secs, prepared = first if draw == 0 and first else _draw(cfg, sc, hybrid, tok, pool, rewards, step,
-                                                                          draw)()
+        got = first if draw == 0 and first else _draw(cfg, sc, hybrid, tok, pool, rewards, step, draw)()
+        samples, values, m, secs, prepared = got
         gen_s, metrics = gen_s + secs, metrics + [m]
         matrix = reward_matrix(values)
         raw = combine(matrix, rewards.weights)
