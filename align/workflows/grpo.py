@@ -53,6 +53,7 @@ from align.errors import RunFailure
 from align.data.prompts import load_prompt_pool, load_prompt_rows, pick_prompts, prompt_ids
 from align.data.rollouts import loss_tokens, micro_batches, sequence_kl, set_advantages, to_samples
 from align.workflows import common, routing_log
+from align.workflows.grpo_async import check_async as _check_async, load_pending, resolved, save_pending
 from align.workflows.grpo_eval import evaluate
 from align.workflows.grpo_rewards import (StageRewards, build_rewards, check_reward_functions, check_reward_models,
                                           score)
@@ -137,43 +138,6 @@ def check_local_cpus(cfg) -> None:
                           "machine's cores); Ray would wait for them forever. Lower those (fractions such as 0.5 are "
                           "fine: a slot is a reservation, threads are `trainer.threads_per_worker`) or join a cluster "
                           "with `cluster.address`.")
-
-
-def _check_async(cfg, g, key: str) -> None:
-    """One-step-off generation overlaps training, so it needs engines of their own and one batch per draw."""
-    if g.async_mode == "off":
-        return
-    clashes = {"rollout.placement: colocated (engines and trainers would share the accelerators they overlap on)":
-               cfg.rollout.placement == "colocated",
-               f"{key}.dynamic_sampling (its extra draws would wait for the training they should overlap)":
-               g.dynamic_sampling,
-               f"{key}.routing_replay: r3 (the routes would be read after the next batch, from later weights)":
-               g.routing_replay == "r3",
-               "rollout.sync_every other than 1 (the batches would be more than one update behind)":
-               cfg.rollout.sync_every != 1}
-    if bad := [k for k, v in clashes.items() if v]:
-        raise ConfigError(f"`{key}.async: {g.async_mode}` cannot be combined with {'; '.join(bad)}. Turn those off "
-                          f"or set `{key}.async: off`.")
-    _note_cpu_oversubscription(cfg, key)
-
-
-def _note_cpu_oversubscription(cfg, key: str) -> None:
-    """On CPU, async runs the engines and the trainers at once: threads beyond the cores wait for each other
-    (measured 1.4 x slower, README Speed), so say so before the run starts."""
-    import os
-
-    from engine import device
-
-    if cfg.cluster.address or device.has_cuda():
-        return
-    t, r = cfg.trainer, cfg.rollout
-    threads = t.num_workers * t.threads_per_worker + r.num_engines * (r.cpu_threads or 1)
-    have = cfg.cluster.num_cpus or os.cpu_count()
-    if threads > have:
-        print(f"[align] note: `{key}.async` runs generation and training at once, and their threads "
-              f"({t.num_workers} x `trainer.threads_per_worker` {t.threads_per_worker} + {r.num_engines} engine(s) x "
-              f"{r.cpu_threads or 1}) exceed the {have} cores here; oversubscribed threads wait for each other. "
-              "Lower `trainer.threads_per_worker` (1 on 2 cores).", flush=True)
 
 
 def _check_routing_replay(g, key: str, model_path: str) -> None:
@@ -324,7 +288,7 @@ def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLo
     run trains on the same batch."""
     g = sc.grpo
     one_step = g.async_mode == "one_step"
-    pending = _load_pending(out, start) if one_step else None
+    pending = load_pending(out, start) if one_step else None
     bar = common.progress(g.steps, start, f"grpo stage {out.name[-1]}")
     try:
         for step in range(start, g.steps):
@@ -339,7 +303,7 @@ def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLo
             metrics |= routing_log.log_step(out, step + 1, metrics.pop("routing_counts"))
             if one_step:  # the engines finish the next batch with the weights they hold, then take the new ones
                 t1 = time.perf_counter()
-                pending = pending and _resolved(pending())
+                pending = pending and resolved(pending())
                 metrics |= {"async/staleness": stale, "async/wait_seconds": time.perf_counter() - t1}
                 if pending:  # the engines' own time for the next batch (generation_seconds counts until collected)
                     metrics["async/generate_seconds"] = hybrid.engine_seconds()
@@ -351,33 +315,12 @@ def train_loop(cfg, sc, hybrid: HybridEngine, tok, pool, rewards, log: MetricsLo
                 metrics.update({f"eval/{k}": v for k, v in evaluator().items()})
             log.log(step + 1, lr=lr, **metrics)
             if g.save_every and (step + 1) % g.save_every == 0 and step + 1 < g.steps:
-                _save_pending(out, step + 1, pending)
+                save_pending(out, step + 1, pending)
                 common.save_checkpoint(hybrid.trainers_ready().group, out, step + 1, clock[1] + time.time() - clock[0])
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics.get('kl', 0):.3f}")
     finally:
         bar.close()
-
-
-def _resolved(result):
-    return lambda: result
-
-
-def _save_pending(out: Path, step: int, pending) -> None:
-    """One-step-off: the batch generated for `step` goes beside the checkpoint of `step` (written first)."""
-    if pending is not None:
-        torch.save(pending(), out / "checkpoints" / f"pending_step_{step}.pt")
-
-
-def _load_pending(out: Path, start: int):
-    path = out / "checkpoints" / f"pending_step_{start}.pt"
-    if start == 0 or not path.exists():
-        if start:
-            print(f"[align] resume: no pending batch for step {start + 1} ({path.name}); generating it now with the "
-                  "resumed weights (this step is not one update behind)", flush=True)
-        return None
-    batch = tuple(torch.load(path, weights_only=False))
-    return _resolved(batch + (None,) * (5 - len(batch)))  # saved before batches carried their prepared reference
 
 
 def grpo_step(sc, hybrid: HybridEngine, tok, batch, rewards, lr: float) -> dict:
