@@ -81,7 +81,12 @@ class SlotCgroups:
         if mem and os.path.exists(os.path.join(mem, "memory.limit_in_bytes")):
             self.version = "v1"
             for slot in range(slots):
-                self.dirs[slot] = [self._child(mem, f"{tag}-{slot}", {"memory.limit_in_bytes": memory_bytes})]
+                # No swap inside a slot: with swap on, a run past its limit pages out for
+                # seconds (tmpfs and memfd pages are swappable) instead of being OOM-killed.
+                # memsw is lifted first so a reused cgroup accepts any new memory limit.
+                self.dirs[slot] = [self._child(mem, f"{tag}-{slot}", (
+                    ("memory.memsw.limit_in_bytes", -1), ("memory.limit_in_bytes", memory_bytes),
+                    ("memory.memsw.limit_in_bytes", memory_bytes), ("memory.swappiness", 0)))]
             return
         v2 = _dir_for("", paths, mounts)
         if v2 and os.path.exists(os.path.join(v2, "cgroup.controllers")):
@@ -90,15 +95,17 @@ class SlotCgroups:
                     _write(os.path.join(v2, "cgroup.subtree_control"), "+memory")
             self.version = "v2"
             for slot in range(slots):
-                self.dirs[slot] = [self._child(v2, f"{tag}-{slot}", {"memory.max": memory_bytes, "memory.swap.max": 0})]
+                self.dirs[slot] = [self._child(v2, f"{tag}-{slot}", (("memory.max", memory_bytes), ("memory.swap.max", 0)))]
             return
         self.problem = "no writable memory cgroup hierarchy found"
 
     @staticmethod
-    def _child(base: str, name: str, settings: dict) -> str:
+    def _child(base: str, name: str, settings: tuple) -> str:
+        """Make cgroup `name` under `base` and write (file, value) `settings` in order; a
+        file this kernel lacks (memsw without swap accounting) is skipped."""
         d = os.path.join(base, name)
         os.makedirs(d, exist_ok=True)
-        for key, value in settings.items():
+        for key, value in settings:
             if os.path.exists(os.path.join(d, key)):
                 _write(os.path.join(d, key), str(value))
         return d
