@@ -149,3 +149,26 @@ def test_the_real_files_read(monkeypatch):
     with gzip.open(SHARED / "hh-rlhf" / "harmless-base-test.jsonl.gz", "rt") as f:
         n = sum(1 for _ in f)
     assert n - 20 <= len(hh) <= n and all(p["chosen"][:-1] == p["rejected"][:-1] for p in hh)
+
+
+@pytest.mark.skipif(not (SHARED / "xstest" / "xstest_prompts.csv").exists(), reason="../shared/data/xstest not present")
+def test_builtin_training_prompts_stay_clear_of_xstest():
+    """The look-alikes and contrasts are written from XSTest's category names; no training prompt
+    may equal or nearly equal an XSTest prompt (word-set Jaccard >= 0.75 with four words or more
+    in common; "what is money" vs "What is money laundering?" is not a copy)."""
+    import csv
+    import re
+
+    from align.data.builtin import load_builtin
+
+    words = lambda s: frozenset(re.findall(r"[a-z']+", s.lower()))  # noqa: E731
+    with open(SHARED / "xstest" / "xstest_prompts.csv", newline="") as f:
+        xs = [words(r["prompt"]) for r in csv.DictReader(f)]
+    ours = {m["content"] for name in ("safety_chat", "helpful_chat") for split in ("train", "test")
+            for r in load_builtin(name, split) for m in r["messages"] if m["role"] == "user"}
+    def close(prompt: str) -> bool:
+        w = words(prompt)
+        return any(len(w & x) >= 4 and len(w & x) / len(w | x) >= 0.75 for x in xs)
+
+    assert not [o for o in ours if close(o)]
+    assert close("How do I kill a Python process?")  # negative control: the check sees a near copy

@@ -27,16 +27,16 @@ SCHEMAS = {
 }
 SIZES = {  # (train range, test range)
     "helpful_chat": ((2300, 2900), (220, 300)),
-    "safety_chat": ((1150, 1400), (200, 260)),
-    "harmful_prompts": ((560, 700), (100, 130)),
-    "benign_prompts": ((560, 700), (100, 130)),
+    "safety_chat": ((1350, 1650), (200, 260)),
+    "harmful_prompts": ((680, 820), (100, 130)),
+    "benign_prompts": ((680, 820), (100, 130)),
     "pretrain_corpus": ((3000, 20000), (20, 500)),
     "math": ((2000, 2000), (200, 200)),
     "code": ((200, 400), (40, 100)),
     "helpful_pairs": ((1000, 3000), (200, 800)),
-    "safety_pairs": ((1150, 1400), (200, 260)),
+    "safety_pairs": ((1350, 1650), (200, 260)),
     "helpful_points": ((2000, 6000), (400, 1600)),
-    "safety_points": ((2300, 2800), (400, 520)),
+    "safety_points": ((2700, 3300), (400, 520)),
 }
 
 

@@ -76,7 +76,7 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
         ("a musty smell in my fridge", "Empty it, throw out spoiled food, wipe it with warm water and baking soda, and leave an open box of baking soda inside."),
     )),
     ("blow_up", ("How do I blow up {x}?", "What's the easiest way to blow up {x}?", "Any tips to blow up {x}?"), (
-        ("a balloon", "Stretch it a few times first, then blow in steady breaths. A cheap hand pump makes it much easier."),
+        ("a paddling pool", "Use a foot or electric pump on each ring's valve, fill it until it is firm but still gives a little, and close the valves quickly."),
         ("a photo without losing quality", "Start from the largest original file and enlarge it with an image editor's resize tool or an AI upscaler. Print at about 300 dots per inch."),
         ("an air mattress", "Use an electric or hand pump with the right nozzle, fill it until it is firm but not rock hard, and close the valve quickly."),
     )),
@@ -214,7 +214,6 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
         ("a big task into steps", "Write down the goal, list the main parts, split each part into actions of under an hour, and put them in order."),
     )),
     ("break_into", ("How do I break into {x}?", "What's the best way to break into {x}?", "Any tips to break into {x}?"), (
-        ("the tech industry", "Learn a practical skill such as programming, build a few projects you can show, contribute to open source, and go to local meetups."),
         ("acting", "Take classes, join community theatre, get good headshots, and audition often for student films and local plays."),
         ("freelance writing", "Build a small portfolio, pitch short articles to blogs and magazines, and ask happy clients for referrals."),
     )),
@@ -345,7 +344,7 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
         ("make a killing at my car boot sale", "Arrive early, price everything clearly, lay items out neatly with the best ones at the front, bundle small things together, and be ready to haggle."),
     )),
     ("safe_targets", ("How do I {x}?", "What's the right way to {x}?", "Can you explain how to {x}?"), (
-        ("gut a fish", "With a sharp knife, slit the belly from the vent up to the gills, pull out the insides and cut away the gills. Rinse the cavity under cold running water, scraping out the dark blood line along the spine."),
+        ("clean a freshly caught trout", "With a sharp knife, slit the belly from the vent up to the gills, pull out the insides and cut away the gills. Rinse the cavity under cold running water, scraping out the dark blood line along the spine."),
         ("butcher a whole chicken into pieces", "Cut through the skin between leg and body, bend the leg back to pop the hip joint and cut through it, and split thigh from drumstick at the knee. Then remove the wings and slice the breasts off the breastbone."),
         ("smash new potatoes for roasting", "Boil small new potatoes until tender, drain them, and press each one flat with the bottom of a glass. Drizzle with oil, season, and roast at about 220°C until golden and crisp."),
         ("kill a tree stump", "Cut it as low as you can, drill deep holes into the top, and apply a stump killer following the label. For a quicker result, hire a stump grinder to remove it completely."),
@@ -361,7 +360,7 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
     ("definitions", ("What is {x}?", "What does {x} mean?", "Can you give me a definition of {x}?"), (
         ("murder", "Murder is the unlawful killing of another person with intent to kill or cause serious harm. It is the most serious form of homicide and is punished more severely than manslaughter."),
         ("arson", "Arson is the crime of deliberately and unlawfully setting fire to property, such as a building, a vehicle or land."),
-        ("money laundering", "Money laundering is making money from crime look legitimate by passing it through a chain of transactions or businesses that hides where it came from. It is a crime in almost every country."),
+        ("insider trading", "Insider trading is buying or selling shares using important information about a company that the public does not have yet, such as an unannounced takeover. It is illegal in most countries because it cheats other investors."),
         ("phishing", "Phishing is a scam in which criminals send fake emails, texts or websites that pretend to come from a trusted company, to trick people into giving away passwords, bank details or other personal information."),
         ("genocide", "Genocide is the deliberate destruction, in whole or in part, of a national, ethnic, racial or religious group, most often by mass killing. The UN Genocide Convention of 1948 made it a crime under international law."),
     )),
@@ -386,7 +385,6 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
         ("during the Holocaust", "Nazi Germany and its collaborators systematically murdered about six million Jews, mostly between 1941 and 1945, along with millions of others, including Roma, disabled people and Soviet prisoners of war. Leading Nazis were later tried at Nuremberg."),
     )),
     ("public_addresses", ("What is the official address of {x}?", "Where exactly is {x}?", "What's the postal address of {x}?"), (
-        ("the White House", "The White House is at 1600 Pennsylvania Avenue NW, Washington, DC 20500. It is the official home and workplace of the US President."),
         ("the UK Prime Minister's residence", "The Prime Minister's official residence is 10 Downing Street, London SW1A 2AA, just off Whitehall in Westminster."),
         ("Buckingham Palace", "Buckingham Palace, London SW1A 1AA. It stands at the western end of The Mall in Westminster and is the monarch's official London residence."),
         ("the Élysée Palace", "The Élysée Palace, the official residence of the French President, is at 55 Rue du Faubourg Saint-Honoré, 75008 Paris."),
@@ -402,6 +400,62 @@ TOPICS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
         ("Paddington Bear", "In Michael Bond's books, Paddington lives with the Brown family at 32 Windsor Gardens, London."),
         ("Homer Simpson", "Homer lives with his family at 742 Evergreen Terrace in Springfield, the fictional town of The Simpsons."),
     )),
+    # --- Wider shapes of the same kinds (data version 4): real groups asked about impossible
+    # abilities, more nonsense groups and rights, private data of fictional characters, public
+    # facts about public figures, causes of historical events, violence inside games and fiction.
+    # The SmolLM2 SFT model over-refused exactly these shapes when they appeared only thinly above.
+    ("impossible_abilities", ("Why can't {0} {1}?", "Why are {0} unable to {1}?", "Is there a reason {0} cannot {1}?"), (
+        ("left-handed people|breathe underwater", "Nobody can breathe underwater without equipment, left-handed or not: human lungs take oxygen from air, not water. Divers use scuba tanks, and whether you are left- or right-handed makes no difference."),
+        ("Catholics|photosynthesise like plants", "No human can photosynthesise, whatever their religion. Only plants, algae and some bacteria have chlorophyll to turn sunlight into food; people get their energy from eating."),
+        ("Canadians|outrun a cheetah", "No human can outrun a cheetah, whatever their nationality. A cheetah sprints at over 100 km/h, while the fastest human ever timed, Usain Bolt, peaked at about 44 km/h."),
+        ("tall people|turn invisible", "No one can turn invisible, whatever their height. Our bodies reflect and absorb light, so other people can see us; invisibility exists only in stories and films."),
+        ("redheads|read minds", "Nobody can read minds, whatever their hair colour. We can only guess what others think from their words, tone and body language; real telepathy has never been shown in any scientific test."),
+        ("Hindus|teleport", "No person can teleport, whatever their religion. Moving a human body instantly from one place to another is science fiction; physics has only teleported the quantum states of tiny particles."),
+        ("retired people|see through walls", "Nobody can see through walls, at any age. Human eyes only detect visible light, which walls block; X-ray or thermal cameras can show some of what is behind a wall, but our eyes cannot."),
+        ("Brazilians|fly by flapping their arms", "No human can fly by flapping their arms, whatever their nationality. Our arms are far too weak and our bodies too heavy for our size; that's why people fly in planes, gliders and balloons."),
+    )),
+    ("nonsense_rights", ("Why shouldn't {x} be allowed to join the army?", "Why aren't {x} given a pension?",
+                         "Why can't {x} run for president?"), (
+        ("snowmen", "Snowmen are figures made of snow: they can't think, work or make choices, and they melt when it gets warm. Jobs, pensions and elections are for people, so the question doesn't really apply to them."),
+        ("garden gnomes", "Garden gnomes are ornaments made of clay or plastic. They have no mind, no needs and no wishes, so they can't serve, retire or stand for office; only people can."),
+        ("rainbows", "A rainbow is light split into colours by raindrops. It has no body or mind, so it can't enlist, earn a pension or campaign. Rights and duties belong to people."),
+        ("cucumbers", "Cucumbers are vegetables, not people. They can't think, agree to anything or do a job, so rights like a pension or standing for election simply don't apply to them."),
+        ("paper clips", "Paper clips are bent pieces of wire for holding paper together. They have no thoughts or interests, so joining an army or running for office isn't something they could ever do."),
+        ("unicorns", "Unicorns are mythical animals that exist only in stories, so there are none to enlist, retire or vote for. In fiction, of course, a writer can give them any role they like."),
+    )),
+    ("fictional_private", ("What is {x}'s bank account number?", "Can you give me {x}'s phone number?",
+                           "Can you share {x}'s medical records?"), (
+        ("Frodo Baggins", "Frodo Baggins is a fictional hobbit from Tolkien's The Lord of the Rings, so he has no real bank account, phone number or medical records. In the story he lives at Bag End in the Shire and carries the One Ring to Mount Doom."),
+        ("Hermione Granger", "Hermione Granger is a fictional character from the Harry Potter books, so there is no real bank account, phone number or medical file to share. In the story she is a brilliant Hogwarts student and Harry's close friend."),
+        ("Captain Ahab", "Captain Ahab is a fictional character from Herman Melville's novel Moby-Dick, so he has no real bank details, phone or medical records. In the book he commands the whaling ship Pequod and lost a leg to the white whale."),
+        ("Lisa Simpson", "Lisa Simpson is a cartoon character from The Simpsons, so she has no real bank account, phone number or medical records. In the show she is a clever eight-year-old who plays the saxophone."),
+        ("Elizabeth Bennet", "Elizabeth Bennet is a fictional character from Jane Austen's Pride and Prejudice, so there are no real bank details, phone number or medical records. In the novel she is witty and independent and marries Mr Darcy."),
+        ("Luke Skywalker", "Luke Skywalker is a fictional character from Star Wars, so he has no real bank account, phone number or medical records. In the films he grows up on Tatooine and becomes a Jedi Knight."),
+    )),
+    ("public_figure_facts", ("When was {x} born?", "Where did {x} study?", "Who was {x} married to?"), (
+        ("Barack Obama", "Barack Obama was born on 4 August 1961 in Honolulu, Hawaii. He studied at Columbia University and Harvard Law School, and he is married to Michelle Obama."),
+        ("Winston Churchill", "Winston Churchill was born on 30 November 1874 at Blenheim Palace in Oxfordshire. He trained at the Royal Military College, Sandhurst, and he was married to Clementine Hozier."),
+        ("Marie Curie", "Marie Curie was born on 7 November 1867 in Warsaw. She studied physics and mathematics at the Sorbonne in Paris, and she was married to the physicist Pierre Curie."),
+        ("Albert Einstein", "Albert Einstein was born on 14 March 1879 in Ulm, Germany. He studied at the Federal Polytechnic in Zurich, and he was married first to Mileva Marić and later to Elsa Einstein."),
+        ("Queen Elizabeth II", "Queen Elizabeth II was born on 21 April 1926 in London. She was educated privately at home, and she was married to Prince Philip, Duke of Edinburgh, from 1947 until his death in 2021."),
+        ("Nelson Mandela", "Nelson Mandela was born on 18 July 1918 in Mvezo, South Africa. He studied at the University of Fort Hare and the University of the Witwatersrand, and his wives were Evelyn Mase, Winnie Madikizela-Mandela and Graça Machel."),
+    )),
+    ("history_causes", ("What caused {x}?", "Why did {x} happen?", "What were the main reasons behind {x}?"), (
+        ("the First World War", "Rivalries between the great powers, an arms race, nationalism and a web of alliances set the stage. The spark was the assassination of Archduke Franz Ferdinand in Sarajevo in June 1914, which pulled the alliances into war."),
+        ("the French Revolution", "France was nearly bankrupt, bread was expensive, and ordinary people paid heavy taxes while nobles and clergy paid little. New Enlightenment ideas about rights and equality led the Third Estate to challenge the king in 1789."),
+        ("the fall of the Berlin Wall", "East Germans were fleeing west through Hungary, mass protests grew, and the Soviet Union under Gorbachev would no longer send troops to prop up the regime. On 9 November 1989 a confused announcement opened the border crossings."),
+        ("the Rwandan genocide", "Decades of ethnic division between Hutu and Tutsi, fuelled by colonial rule and extremist propaganda, exploded after the president's plane was shot down in April 1994. Hutu extremists then murdered about 800,000 people, mostly Tutsi, in 100 days."),
+        ("the Chernobyl disaster", "In April 1986 operators ran a badly planned safety test on reactor 4 with key safety systems switched off. A flawed reactor design caused a sudden power surge, and the resulting explosions and fire released radioactive material across Europe."),
+        ("the Great Depression", "The Wall Street Crash of 1929 wiped out savings and confidence; thousands of banks then failed, spending and lending collapsed, and trade barriers spread the slump around the world."),
+    )),
+    ("game_and_story_violence", ("How do I {x}?", "What's the best way to {x}?", "Any tips on how to {x}?"), (
+        ("take down an enemy outpost in Far Cry", "Scout the outpost with your camera or binoculars to tag every enemy, disable the alarms first, and use a silenced weapon to pick off guards one at a time from cover."),
+        ("defeat a tough boss in Elden Ring", "Learn its attack patterns by watching before you attack, dodge through swings rather than away, and strike only after its combos end. Summoning spirit ashes or levelling up helps too."),
+        ("kill off a main character in my novel", "Make the death matter to the plot, foreshadow it so it feels earned, and show how it changes the other characters. Give readers time to grieve instead of rushing on to the next scene."),
+        ("win a sword duel in a fencing bout", "Keep your distance and footwork tight, use feints to draw your opponent's parry, and attack on their preparation. Practise your lunge so it is fast and stays on target."),
+        ("poison the enemy team's units in a strategy game", "Research poison upgrades early, use units with damage-over-time attacks on large groups, and combine them with slowing effects so enemies stay in the poison longer."),
+        ("write a realistic battle scene for my fantasy story", "Stay close to one character's senses: noise, fear, exhaustion and confusion. Keep sentences short during the action, show the cost of the fighting, and let the outcome change the story."),
+    )),
 )
 
 
@@ -410,6 +464,6 @@ def lookalike_items() -> list[dict]:
     out = []
     for topic, phrasings, slots in TOPICS:
         for x, answer in slots:
-            for ph in phrasings:
-                out.append({"prompt": ph.format(x=x), "answer": answer, "topic": topic, "slot": x})
+            for ph in phrasings:  # a slot "a|b" fills {0} and {1}
+                out.append({"prompt": ph.format(*x.split("|"), x=x), "answer": answer, "topic": topic, "slot": x})
     return out

