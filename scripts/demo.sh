@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# The pipeline on the built-in model. Installs into .venv, builds the built-in base model if
-# it is not cached (once, a few minutes), then SFT, two reward models, GRPO stage 1 (verifiable
-# rewards) and stage 2 (the reward models), and writes a one-page report.
+# The whole pipeline, then a one-page report:
+#   bash scripts/demo.sh           # SmolLM2-135M-Instruct, a real pretrained model (converted once from its package)
+#   bash scripts/demo.sh --quick   # the built-in tiny DeepSeek-V2 (built once, ~10 min): a first look at the engine
+# Installs into .venv, then SFT, two reward models (pairwise and pointwise) initialised from the SFT
+# model, GRPO stage 1 (verifiable math rewards) and stage 2 (the reward models + the refusal rule),
+# and scripts/report.py. Runs go to runs/$ALIGN_DEMO_RUN-* (default runs/demo-*, replaced on each call).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=real
+case "${1:-}" in
+  "") ;;
+  --quick) MODE=quick ;;
+  *) echo "usage: bash scripts/demo.sh [--quick]" >&2; exit 2 ;;
+esac
 bash scripts/setup.sh
 export TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 ALIGN=.venv/bin/align
@@ -15,18 +24,31 @@ RUN=${ALIGN_DEMO_RUN:-demo}
 #    rollout-engine start (~20 s), so that a machine vLLM cannot serve stops here, not after 30 minutes.
 $ALIGN doctor
 
-# 1. SFT on the helpfulness + safety mixture (builds the base model first if needed).
-$ALIGN sft recipes/v2_chat.yaml run.name="$RUN-sft" run.overwrite=true
+if [ "$MODE" = quick ]; then
+  SFT=(recipes/v2_chat.yaml)
+  RMS=(recipes/v2_rm_pairwise.yaml recipes/v2_rm_pointwise.yaml)
+  RM_ARGS=(rm.epochs=1)             # the recipes say 2
+  GRPO=(recipes/v2_grpo.yaml)
+else
+  # SmolLM2: the acceptance recipes, shortened where their figures allow it (README, "The real model").
+  SFT=(recipes/smol_chat.yaml eval.baseline=true)
+  RMS=(recipes/smol_rm_pairwise.yaml recipes/smol_rm_pointwise.yaml)
+  RM_ARGS=(rm.max_steps="${ALIGN_DEMO_RM_STEPS:-60}")
+  GRPO=(recipes/smol_grpo.yaml stage1.grpo.steps="${ALIGN_DEMO_STAGE1_STEPS:-6}"
+        stage2.grpo.steps="${ALIGN_DEMO_STAGE2_STEPS:-4}")
+fi
+
+# 1. SFT on the helpfulness + safety mixture (builds or converts the model first if needed).
+$ALIGN sft "${SFT[@]}" run.name="$RUN-sft" run.overwrite=true
 
 # 2. Reward models initialised from that SFT model: pairwise (Bradley-Terry) and pointwise (BCE).
-#    One epoch each here (the recipes say 2) keeps the whole demo under 30 minutes on 2 cores.
-for kind in pairwise pointwise; do
-  $ALIGN rm "recipes/v2_rm_$kind.yaml" run.name="$RUN-rm-$kind" run.overwrite=true model.path="runs/$RUN-sft/final" \
-    rm.epochs=1
+for recipe in "${RMS[@]}"; do
+  kind=$(basename "$recipe" .yaml); kind=${kind##*_rm_}
+  $ALIGN rm "$recipe" run.name="$RUN-rm-$kind" run.overwrite=true model.path="runs/$RUN-sft/final" "${RM_ARGS[@]}"
 done
 
-# 3. GRPO stage 1 (math and code, verifiable) then stage 2 (the two reward models + the refusal rule).
-$ALIGN grpo recipes/v2_grpo.yaml run.name="$RUN-grpo" run.overwrite=true model.path="runs/$RUN-sft/final" \
+# 3. GRPO stage 1 (verifiable rewards) then stage 2 (the two reward models + the refusal rule).
+$ALIGN grpo "${GRPO[@]}" run.name="$RUN-grpo" run.overwrite=true model.path="runs/$RUN-sft/final" \
   "stage2.rewards=[{model: runs/$RUN-rm-pairwise/final}, {model: runs/$RUN-rm-pointwise/final}, {fn: refusal, weight: 6.0}]"
 
 # 4. One page: curves of every stage and a table of the summary figures.
