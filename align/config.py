@@ -152,7 +152,8 @@ class RMConfig:
     batch_size: int = 32  # pairs (or points) per optimizer step, across all workers
     micro_batch_size: int = 16  # pairs (or points) per worker per forward
     max_steps: Optional[int] = None
-    eval_every: int = 0  # 0: only at the end
+    eval_every: int = 0  # also evaluate every k steps (0: only before and after training)
+    eval_at_start: bool = True  # held-out accuracy of the starting model too (step 0 of metrics.jsonl)
     save_every: int = 200
     log_every: int = 1
 

@@ -19,10 +19,10 @@ def load_tokenizer(model_path: str):
     return AutoTokenizer.from_pretrained(model_path)
 
 
-def progress(total: int, initial: int, desc: str):
+def progress(total: int, initial: int, desc: str, unit: str = "step"):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, file=sys.stderr,
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr,
                 mininterval=1.0, smoothing=0.1)
 
 

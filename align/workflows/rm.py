@@ -61,9 +61,9 @@ def run(cfg) -> dict:
     log = MetricsLog(out, cfg.run.tensorboard, keep_until_step=start if cfg.run.resume else None)
     print(f"[align] rm ({r.loss}{'/' + r.pointwise_loss if r.loss == 'pointwise' else ''}): {len(train)} train rows "
           f"({skipped} identical pairs skipped), {sum(len(e.pairs) for e in evals)} eval pairs, {total} steps", flush=True)
-    if start == 0 and evals:
+    if start == 0 and evals and r.eval_at_start:
         log.log(0, **evaluate(group, evals, cfg, tok.pad_token_id))
-    _train(cfg, out, group, train, steps_per_epoch, total, start, log, tok.pad_token_id, t_start - prior_wall)
+    _train(cfg, out, group, train, evals, steps_per_epoch, total, start, log, tok.pad_token_id, t_start - prior_wall)
     common.save_final(group, out, model_path)
     result = evaluate(group, evals, cfg, tok.pad_token_id) if evals else {}
     log.log(total, **result)
@@ -131,8 +131,8 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 
 
 # ---------------------------------------------------------------------- training
-def _train(cfg, out, group, train: list, per_epoch: int, total: int, start: int, log: MetricsLog, pad_id: int,
-           t_origin: float) -> None:
+def _train(cfg, out, group, train: list, evals: list, per_epoch: int, total: int, start: int, log: MetricsLog,
+           pad_id: int, t_origin: float) -> None:
     r, o = cfg.rm, cfg.optim
     bar = common.progress(total, start, "rm")
     make = pair_batch if r.loss == "pairwise" else point_batch
@@ -146,6 +146,8 @@ def _train(cfg, out, group, train: list, per_epoch: int, total: int, start: int,
         bar.set_postfix(loss=f"{m['loss']:.3f}", lr=f"{lr:.2e}")
         if (step + 1) % r.log_every == 0 or step + 1 == total:
             log.log(step + 1, lr=lr, epoch=(step + 1) / per_epoch, **m)
+        if evals and r.eval_every and (step + 1) % r.eval_every == 0 and step + 1 < total:
+            log.log(step + 1, **evaluate(group, evals, cfg, pad_id))
         if r.save_every and (step + 1) % r.save_every == 0 and step + 1 < total:
             common.save_checkpoint(group, out, step + 1, time.time() - t_origin)
     bar.close()
@@ -168,7 +170,20 @@ def train_step(group, items: list, make, cfg, pad_id: int, lr: float) -> dict:
 
 
 # ---------------------------------------------------------------------- evaluation
-def scores(group, seqs: list[tuple[int, ...]], pad_id: int) -> torch.Tensor:
+EVAL_CHUNK = 256  # sequences per call while scoring: the bar moves and each call's batch stays bounded
+
+
+def scores(group, seqs: list[tuple[int, ...]], pad_id: int, bar=None) -> torch.Tensor:
+    """Reward of every sequence, in chunks of EVAL_CHUNK, advancing `bar` by each chunk's size: [N]."""
+    out = []
+    for i in range(0, len(seqs), EVAL_CHUNK):
+        out.append(_scores(group, seqs[i:i + EVAL_CHUNK], pad_id))
+        if bar is not None:
+            bar.update(len(out[-1]))
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def _scores(group, seqs: list[tuple[int, ...]], pad_id: int) -> torch.Tensor:
     """Reward of every sequence, computed by the workers in equal shares: [N]."""
     from engine.trainer import collate
 
@@ -196,9 +211,10 @@ def source_name(source: str) -> str:
 
 def evaluate(group, evals: list[EvalSet], cfg, pad_id: int) -> dict:
     result, all_c, all_r, all_s = {}, [], [], []
+    bar = common.progress(sum(2 * len(e.pairs) + len(e.points) for e in evals), 0, "rm eval", unit="seq")
     for e in evals:
         if e.pairs:
-            s = scores(group, [x for p in e.pairs for x in (p.chosen, p.rejected)], pad_id)
+            s = scores(group, [x for p in e.pairs for x in (p.chosen, p.rejected)], pad_id, bar)
             c, r = s[0::2], s[1::2]
             result[f"pairwise_accuracy/{e.name}"] = pairwise_accuracy(c, r)
             for kind in sorted({p.source.split("/")[0] for p in e.pairs} - {""}):  # rows without `source`: no kind
@@ -207,11 +223,12 @@ def evaluate(group, evals: list[EvalSet], cfg, pad_id: int) -> dict:
             if not e.benchmark:
                 all_c, all_r, all_s = all_c + [c], all_r + [r], all_s + [s]
         if e.points:
-            s = scores(group, [p.ids for p in e.points], pad_id)
+            s = scores(group, [p.ids for p in e.points], pad_id, bar)
             t = torch.tensor([p.target for p in e.points])
             result[f"mse/{e.name}" if cfg.rm.pointwise_loss == "mse" else f"auc/{e.name}"] = (
                 float(((s - t) ** 2).mean()) if cfg.rm.pointwise_loss == "mse" else roc_auc(s, t))
             all_s.append(s)
+    bar.close()
     if all_c:
         result["pairwise_accuracy"] = pairwise_accuracy(torch.cat(all_c), torch.cat(all_r))
     if all_s:

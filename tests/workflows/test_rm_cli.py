@@ -98,10 +98,15 @@ def test_served_scores_equal_offline_scores_and_the_reloaded_folder(pairwise_run
 
 def test_pointwise_bce_ranks_held_out_pairs(toy):
     tmp, _, points, test = toy
-    proc = align("rm", *_args(tmp, "pointwise", points, test), "rm.pointwise_loss=bce")
+    proc = align("rm", *_args(tmp, "pointwise", points, test), "rm.pointwise_loss=bce", "rm.eval_every=16",
+                 "rm.eval_at_start=false")
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = json.loads((tmp / "pointwise" / "summary.json").read_text())
-    assert s["loss_type"] == "pointwise/bce" and s["pairwise_accuracy"] == 1.0
+    assert s["loss_type"] == "pointwise/bce" and s["pairwise_accuracy"] == 1.0 and s["steps"] == 32
+    # evaluated at step 16 and at the end, not before training; the bar counts the scored sequences
+    rows = [json.loads(x) for x in (tmp / "pointwise" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "pairwise_accuracy" in r] == [16, 32]
+    assert "rm eval: 100%" in proc.stderr and "48/48" in proc.stderr
 
 
 @pytest.mark.parametrize("row, message", [
