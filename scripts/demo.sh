@@ -33,7 +33,7 @@ else
   # SmolLM2: the acceptance recipes, shortened where their figures allow it (README, "The real model").
   SFT=(recipes/smol_chat.yaml eval.baseline=true)
   RMS=(recipes/smol_rm_pairwise.yaml recipes/smol_rm_pointwise.yaml)
-  RM_ARGS=(rm.max_steps="${ALIGN_DEMO_RM_STEPS:-60}")
+  RM_ARGS=(rm.max_steps="${ALIGN_DEMO_RM_STEPS:-48}" rm.eval_at_start=false)
   GRPO=(recipes/smol_grpo.yaml stage1.grpo.steps="${ALIGN_DEMO_STAGE1_STEPS:-6}"
         stage2.grpo.steps="${ALIGN_DEMO_STAGE2_STEPS:-4}")
 fi
