@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline, then a one-page report:
 #   bash scripts/demo.sh           # SmolLM2-135M-Instruct, a real pretrained model (converted once from its package)
-#   bash scripts/demo.sh --quick   # the built-in tiny DeepSeek-V2 (built once, ~10 min): a first look at the engine
+#   bash scripts/demo.sh --quick   # the built-in tiny DeepSeek-V2, shortened: a first look at the engine
 # Installs into .venv, then SFT, two reward models (pairwise and pointwise) initialised from the SFT
 # model, GRPO stage 1 (verifiable math rewards) and stage 2 (the reward models + the refusal rule),
 # and scripts/report.py. Runs go to runs/$ALIGN_DEMO_RUN-* (default runs/demo-*, replaced on each call).
@@ -25,10 +25,13 @@ RUN=${ALIGN_DEMO_RUN:-demo}
 $ALIGN doctor
 
 if [ "$MODE" = quick ]; then
-  SFT=(recipes/v2_chat.yaml)
+  # The built-in model, shortened to a first look (~15 minutes on 2 cores once the base is built; building it
+  # takes ~10 more the first time): one SFT epoch, 40 reward-model steps, 4 + 3 GRPO steps, 100 prompts per check.
+  SFT=(recipes/v2_chat.yaml sft.epochs=1 eval.max_prompts=100)
   RMS=(recipes/v2_rm_pairwise.yaml recipes/v2_rm_pointwise.yaml)
-  RM_ARGS=(rm.epochs=1)             # the recipes say 2
-  GRPO=(recipes/v2_grpo.yaml)
+  RM_ARGS=(rm.max_steps="${ALIGN_DEMO_RM_STEPS:-40}" rm.eval_at_start=false)
+  GRPO=(recipes/v2_grpo.yaml stage1.grpo.steps="${ALIGN_DEMO_STAGE1_STEPS:-4}" stage1.eval_max_prompts=100
+        stage2.grpo.steps="${ALIGN_DEMO_STAGE2_STEPS:-3}" stage2.grpo.eval_every=0 stage2.eval_max_prompts=100)
 else
   # SmolLM2: the acceptance recipes, shortened to fit about an hour on 2 cores: half the SFT samples, 100
   # prompts per generation check (XSTest: all 450), 32 reward-model steps scored on 400 held-out pairs,

@@ -166,6 +166,7 @@ def test_builtin_training_prompts_stay_clear_of_xstest():
         xs = [words(r["prompt"]) for r in csv.DictReader(f)]
     ours = {m["content"] for name in ("safety_chat", "helpful_chat") for split in ("train", "test")
             for r in load_builtin(name, split) for m in r["messages"] if m["role"] == "user"}
+
     def close(prompt: str) -> bool:
         w = words(prompt)
         return any(len(w & x) >= 4 and len(w & x) / len(w | x) >= 0.75 for x in xs)
