@@ -1,10 +1,13 @@
 """What a policy can do before GRPO: in-context copying and math pass@k per problem source.
 
-    .venv/bin/python scripts/probe_model.py runs/v2_chat/final [--samples 8] [--temperature 0.7]
+    .venv/bin/python scripts/probe_model.py runs/v2_chat/final [--samples 8] [--temperature 0.7] [--max-tokens 96]
 
 GRPO only sharpens what sampling already finds: a prompt whose G samples are all wrong
 gives no signal. This prints, on `builtin:math` test, greedy accuracy, mean accuracy and
-pass@G of G samples, and the fraction of groups with any variance, per source; and the
+pass@G of G samples, the fraction of groups with any variance, and the sharpening headroom
+(`half`: problems at least half the samples solve; `gain` / `loss`: greedy wrong there / greedy
+right where fewer than half do, so greedy + gain - loss is what perfect sharpening reaches), per
+source; and the
 model's per-token loss on the first and the repeated half of random word sequences
 ("Say it again: ..."). A model that copies from its context has a much lower loss on the
 repeat; without it a solution cannot restate its problem's numbers.
@@ -43,7 +46,7 @@ def copy_nll(path: str, n: int = 30) -> tuple[float, float]:
     return first / n, repeat / n
 
 
-def math_table(path: str, samples: int, temperature: float) -> list[str]:
+def math_table(path: str, samples: int, temperature: float, max_tokens: int = 96) -> list[str]:
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     from transformers import AutoTokenizer
 
@@ -57,7 +60,7 @@ def math_table(path: str, samples: int, temperature: float) -> list[str]:
     ids = [encode_prompt(tok, [{"role": "user", "content": p.prompt}]) for p in probs]
 
     def scores(n: int, t: float) -> dict[str, list[list[float]]]:
-        outs = engine.generate(ids, n=n, temperature=t, max_tokens=96, seed=0, stop_token_ids=[tok.eos_token_id])
+        outs = engine.generate(ids, n=n, temperature=t, max_tokens=max_tokens, seed=0, stop_token_ids=[tok.eos_token_id])
         by = collections.defaultdict(list)
         for p, o in zip(probs, outs):
             texts = [tok.decode(c["token_ids"], skip_special_tokens=True) for c in o]
@@ -67,12 +70,18 @@ def math_table(path: str, samples: int, temperature: float) -> list[str]:
         return by
 
     greedy, sampled = scores(1, 0.0), scores(samples, temperature)
-    lines = [f"{'source':32s} {'n':>4s} {'greedy':>7s} {'mean':>6s} {'pass@' + str(samples):>7s} {'varied':>7s}"]
+    # half: problems that at least half the samples solve (what perfect sharpening would make greedy solve);
+    # gain / loss: greedy wrong but half the samples right / greedy right but fewer than half.
+    lines = [f"{'source':32s} {'n':>4s} {'greedy':>7s} {'mean':>6s} {'pass@' + str(samples):>7s} {'varied':>7s}"
+             f" {'half':>6s} {'gain':>6s} {'loss':>6s}"]
     for k in sorted(sampled):
         g, s = greedy[k], sampled[k]
+        half = [sum(x) >= len(x) / 2 for x in s]
         lines.append(f"{k:32s} {len(s):4d} {sum(x[0] for x in g) / len(g):7.3f} "
                      f"{sum(sum(x) / len(x) for x in s) / len(s):6.3f} {sum(max(x) for x in s) / len(s):7.3f} "
-                     f"{sum(0 < sum(x) < len(x) for x in s) / len(s):7.3f}")
+                     f"{sum(0 < sum(x) < len(x) for x in s) / len(s):7.3f} {sum(half) / len(s):6.3f} "
+                     f"{sum(h and not x[0] for h, x in zip(half, g)) / len(s):6.3f} "
+                     f"{sum(x[0] and not h for h, x in zip(half, g)) / len(s):6.3f}")
     return lines
 
 
@@ -81,11 +90,12 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--temperature", type=float, default=0.7)
+    ap.add_argument("--max-tokens", type=int, default=96)
     a = ap.parse_args()
     first, repeat = copy_nll(a.model)
     print(f"copying: loss {first:.2f} on a random sequence, {repeat:.2f} on its repeat")
     print(f"builtin:math test, greedy and {a.samples} samples at T={a.temperature}:")
-    print("\n".join(math_table(a.model, a.samples, a.temperature)))
+    print("\n".join(math_table(a.model, a.samples, a.temperature, a.max_tokens)))
 
 
 if __name__ == "__main__":
