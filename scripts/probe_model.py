@@ -70,19 +70,23 @@ def math_table(path: str, samples: int, temperature: float, max_tokens: int = 96
         return by
 
     greedy, sampled = scores(1, 0.0), scores(samples, temperature)
-    # half: problems that at least half the samples solve (what perfect sharpening would make greedy solve);
-    # gain / loss: greedy wrong but half the samples right / greedy right but fewer than half.
-    lines = [f"{'source':32s} {'n':>4s} {'greedy':>7s} {'mean':>6s} {'pass@' + str(samples):>7s} {'varied':>7s}"
-             f" {'half':>6s} {'gain':>6s} {'loss':>6s}"]
+    lines = [f"{'source':32s} {'n':>4s} " + " ".join(f"{c:>7s}" for c in ("greedy", "mean", f"pass@{samples}",
+                                                                          "varied", "half", "gain", "loss"))]
     for k in sorted(sampled):
-        g, s = greedy[k], sampled[k]
-        half = [sum(x) >= len(x) / 2 for x in s]
-        lines.append(f"{k:32s} {len(s):4d} {sum(x[0] for x in g) / len(g):7.3f} "
-                     f"{sum(sum(x) / len(x) for x in s) / len(s):6.3f} {sum(max(x) for x in s) / len(s):7.3f} "
-                     f"{sum(0 < sum(x) < len(x) for x in s) / len(s):7.3f} {sum(half) / len(s):6.3f} "
-                     f"{sum(h and not x[0] for h, x in zip(half, g)) / len(s):6.3f} "
-                     f"{sum(x[0] and not h for h, x in zip(half, g)) / len(s):6.3f}")
+        lines.append(f"{k:32s} {len(sampled[k]):4d} " + " ".join(f"{v:7.3f}" for v in headroom(greedy[k], sampled[k])))
     return lines
+
+
+def headroom(greedy: list[list[float]], sampled: list[list[float]]) -> tuple[float, ...]:
+    """Per problem rewards (greedy: [n][1], sampled: [n][G]) -> (greedy, mean, pass@G, varied, half, gain, loss).
+
+    half: problems that at least half the samples solve (what greedy solves after perfect sharpening);
+    gain / loss: greedy wrong where half the samples are right / greedy right where fewer than half are.
+    """
+    n, half = len(sampled), [sum(x) >= len(x) / 2 for x in sampled]
+    return (sum(x[0] for x in greedy) / n, sum(sum(x) / len(x) for x in sampled) / n, sum(max(x) for x in sampled) / n,
+            sum(0 < sum(x) < len(x) for x in sampled) / n, sum(half) / n,
+            sum(h and not x[0] for h, x in zip(half, greedy)) / n, sum(bool(x[0]) and not h for h, x in zip(half, greedy)) / n)
 
 
 def main() -> None:
