@@ -25,8 +25,8 @@ RUN=${ALIGN_DEMO_RUN:-demo}
 $ALIGN doctor
 
 if [ "$MODE" = quick ]; then
-  # The built-in model, shortened to a first look (~15 minutes on 2 cores once the base is built; building it
-  # takes ~10 more the first time): one SFT epoch, 40 reward-model steps, 4 + 3 GRPO steps, 100 prompts per check.
+  # The built-in model, shortened to a first look (13 minutes on 2 cores once the base is built; building it
+  # takes ~13 more the first time): one SFT epoch, 40 reward-model steps, 4 + 3 GRPO steps, 100 prompts per check.
   SFT=(recipes/v2_chat.yaml sft.epochs=1 eval.max_prompts=100)
   RMS=(recipes/v2_rm_pairwise.yaml recipes/v2_rm_pointwise.yaml)
   RM_ARGS=(rm.max_steps="${ALIGN_DEMO_RM_STEPS:-40}" rm.eval_at_start=false)
