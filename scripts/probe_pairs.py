@@ -31,7 +31,7 @@ def tail_logprob(model, ids: tuple[int, ...], start: int) -> tuple[float, float]
 
 
 def common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    """Length of the shared opening, leaving at least the last token of each (and the first) to score."""
+    """Length of the shared opening: at most all but the shorter one's last token, at least 1 (token 0 has no prefix)."""
     n = 0
     while n < min(len(a), len(b)) - 1 and a[n] == b[n]:
         n += 1
