@@ -20,14 +20,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def tail_logprob(model, ids: tuple[int, ...], start: int) -> tuple[float, float]:
-    """(sum, mean) log-prob of ids[start:] given what precedes them."""
+    """(sum, mean) log-prob of ids[start:] given what precedes them, by the trainer's own log-prob code."""
     import torch
 
+    from engine.objectives import sequence_logprobs
+
     x = torch.tensor([ids])
+    mask = torch.zeros_like(x)
+    mask[0, start:] = 1
     with torch.no_grad():
-        logp = torch.log_softmax(model(x).logits[0, :-1].float(), -1)
-    tok = logp.gather(-1, x[0, 1:, None])[:, 0][start - 1:]
-    return tok.sum().item(), tok.mean().item()
+        logp = sequence_logprobs(model, {"input_ids": x, "attention_mask": torch.ones_like(x), "loss_mask": mask})
+    tail = logp[0, start - 1:]
+    return tail.sum().item(), tail.mean().item()
 
 
 def common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
@@ -69,7 +73,7 @@ def main() -> None:
         for p in pairs:
             n = common_prefix(p.chosen, p.rejected)
             (cs, cm), (rs, rm) = tail_logprob(model, p.chosen, n), tail_logprob(model, p.rejected, n)
-            for key in {name, f"{name}/{p.source.split('/')[0]}" if p.source else name}:
+            for key in [name] + ([f"{name}/{p.source.split('/')[0]}"] if p.source else []):
                 k = known[key]
                 k[0], k[1], k[2] = k[0] + (cs > rs), k[1] + (cm > rm), k[2] + 1
             bar.update(1)

@@ -40,14 +40,21 @@ def test_common_prefix_leaves_at_least_one_token_to_score(a, b, n):
 
 
 class Bigram(torch.nn.Module):
-    """logits[t] = table[ids[t]]: each next-token distribution is a row of the table."""
+    """A decoder whose hidden state is the one-hot current token and whose head is `table`: logits[t] = table[ids[t]]."""
 
     def __init__(self, table):
         super().__init__()
         self.table = torch.tensor(table)
+        self.head = torch.nn.Linear(len(table), len(table), bias=False)
+        self.head.weight.data = self.table.T.clone()
+        self.config = type("Config", (), {})()
 
-    def forward(self, ids):
-        return type("Out", (), {"logits": self.table[ids]})()
+    def base_model(self, input_ids, **_):
+        hidden = torch.nn.functional.one_hot(input_ids, len(self.table)).float()
+        return type("Out", (), {"last_hidden_state": hidden})()
+
+    def get_output_embeddings(self):
+        return self.head
 
 
 def test_tail_logprob_scores_only_the_tokens_after_the_prefix():
